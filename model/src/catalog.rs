@@ -1,0 +1,589 @@
+//! The role catalog: every role of every backend, as static data.
+//!
+//! A *target* is an upstream `-target` module (`ingester`); a *meta-role* names a group of
+//! targets (`write`). Sources: Mimir `pkg/mimir/modules.go`, Loki 3.x `pkg/loki/modules.go`,
+//! Tempo 2.x `cmd/tempo/app/modules.go`, and Canonical's COS coordinators for the minimal sets.
+//! A new upstream generation (Tempo 3's Kafka architecture) is another [`BackendCatalog`] value.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{Backend, BackendError};
+use crate::suggest::did_you_mean;
+
+/// How a backend's roles map onto processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessModel {
+    /// All roles of the backend on a host run in one process (`-target=a,b`).
+    Shared,
+    /// Each role runs in a process of its own (`-target` takes exactly one module).
+    OnePerRole,
+}
+
+/// An upstream `-target` module.
+#[derive(Debug)]
+pub struct TargetSpec {
+    /// Upstream module name.
+    pub name: &'static str,
+    /// Holds data on local disk: never moved automatically, restarts roll host by host.
+    pub stateful: bool,
+    /// Its ring replicates data: replication factor follows the number of hosts carrying it.
+    pub replicated: bool,
+}
+
+/// A named group of targets.
+#[derive(Debug)]
+pub struct MetaSpec {
+    /// The name operators assign (`write`, `all`).
+    pub name: &'static str,
+    /// What is passed to `-target` for it (Tempo's `all` runs as `scalable-single-binary`).
+    pub target: &'static str,
+    /// The targets it runs.
+    pub expands: &'static [&'static str],
+}
+
+/// Everything lgtm knows about one backend generation.
+#[derive(Debug)]
+pub struct BackendCatalog {
+    /// Which backend.
+    pub backend: Backend,
+    /// The upstream release line these facts were taken from.
+    pub upstream: &'static str,
+    /// Processes per host.
+    pub process_model: ProcessModel,
+    /// Targets, in display order.
+    pub targets: &'static [TargetSpec],
+    /// Meta-roles and their expansion.
+    pub meta_roles: &'static [MetaSpec],
+    /// Targets that must run on at least one host for the backend to work.
+    pub required: &'static [&'static str],
+}
+
+const fn t(name: &'static str, stateful: bool, replicated: bool) -> TargetSpec {
+    TargetSpec {
+        name,
+        stateful,
+        replicated,
+    }
+}
+
+/// Mimir 2.x (classic architecture, before ingest storage).
+pub static MIMIR: BackendCatalog = BackendCatalog {
+    backend: Backend::Mimir,
+    upstream: "Mimir 2.x",
+    process_model: ProcessModel::Shared,
+    targets: &[
+        t("distributor", false, false),
+        t("ingester", true, true),
+        t("querier", false, false),
+        t("query-frontend", false, false),
+        t("query-scheduler", false, false),
+        t("store-gateway", true, true),
+        t("compactor", true, false),
+        t("ruler", false, false),
+        t("alertmanager", true, true),
+        t("overrides-exporter", false, false),
+        t("flusher", false, false),
+    ],
+    meta_roles: &[
+        // Mimir's own groups; `all` leaves out alertmanager and overrides-exporter upstream.
+        MetaSpec {
+            name: "all",
+            target: "all",
+            expands: &[
+                "compactor",
+                "distributor",
+                "ingester",
+                "querier",
+                "query-frontend",
+                "query-scheduler",
+                "ruler",
+                "store-gateway",
+            ],
+        },
+        MetaSpec {
+            name: "read",
+            target: "read",
+            expands: &["query-frontend", "querier"],
+        },
+        MetaSpec {
+            name: "write",
+            target: "write",
+            expands: &["distributor", "ingester"],
+        },
+        MetaSpec {
+            name: "backend",
+            target: "backend",
+            expands: &[
+                "alertmanager",
+                "compactor",
+                "overrides-exporter",
+                "query-scheduler",
+                "ruler",
+                "store-gateway",
+            ],
+        },
+    ],
+    // Mimir's documented minimum plus the ruler, as Canonical's coordinator requires it.
+    required: &[
+        "compactor",
+        "distributor",
+        "ingester",
+        "querier",
+        "query-frontend",
+        "ruler",
+        "store-gateway",
+    ],
+};
+
+/// Loki 3.x: simple-scalable meta-roles and microservice targets.
+pub static LOKI: BackendCatalog = BackendCatalog {
+    backend: Backend::Loki,
+    upstream: "Loki 3.x",
+    process_model: ProcessModel::Shared,
+    targets: &[
+        t("distributor", false, false),
+        t("ingester", true, true),
+        t("querier", false, false),
+        t("query-frontend", false, false),
+        t("query-scheduler", false, false),
+        t("compactor", true, false),
+        t("index-gateway", true, false),
+        t("ruler", false, false),
+        t("pattern-ingester", true, false),
+        t("bloom-planner", false, false),
+        t("bloom-builder", false, false),
+        t("bloom-gateway", true, false),
+        t("overrides-exporter", false, false),
+    ],
+    meta_roles: &[
+        // Loki's `all` does not run the index gateway; `backend` does.
+        MetaSpec {
+            name: "all",
+            target: "all",
+            expands: &[
+                "compactor",
+                "distributor",
+                "ingester",
+                "pattern-ingester",
+                "querier",
+                "query-frontend",
+                "query-scheduler",
+                "ruler",
+            ],
+        },
+        MetaSpec {
+            name: "read",
+            target: "read",
+            expands: &["query-frontend", "querier"],
+        },
+        MetaSpec {
+            name: "write",
+            target: "write",
+            expands: &["distributor", "ingester", "pattern-ingester"],
+        },
+        MetaSpec {
+            name: "backend",
+            target: "backend",
+            expands: &[
+                "bloom-builder",
+                "bloom-gateway",
+                "bloom-planner",
+                "compactor",
+                "index-gateway",
+                "query-scheduler",
+                "ruler",
+            ],
+        },
+    ],
+    // read + write + backend (Canonical's minimal set) covers exactly these.
+    required: &[
+        "compactor",
+        "distributor",
+        "ingester",
+        "querier",
+        "query-frontend",
+    ],
+};
+
+/// Tempo 2.x: the ingester architecture, one target per process.
+pub static TEMPO: BackendCatalog = BackendCatalog {
+    backend: Backend::Tempo,
+    upstream: "Tempo 2.x",
+    process_model: ProcessModel::OnePerRole,
+    targets: &[
+        t("distributor", false, false),
+        t("ingester", true, true),
+        t("querier", false, false),
+        t("query-frontend", false, false),
+        t("compactor", false, false),
+        t("metrics-generator", true, false),
+    ],
+    meta_roles: &[
+        // Tempo's `all` pins every ring in memory; `scalable-single-binary` clusters.
+        MetaSpec {
+            name: "all",
+            target: "scalable-single-binary",
+            expands: &[
+                "compactor",
+                "distributor",
+                "ingester",
+                "metrics-generator",
+                "querier",
+                "query-frontend",
+            ],
+        },
+    ],
+    // metrics-generator is optional: it only runs with a remote-write target.
+    required: &[
+        "compactor",
+        "distributor",
+        "ingester",
+        "querier",
+        "query-frontend",
+    ],
+};
+
+/// The catalog in force for a backend.
+pub fn catalog(backend: Backend) -> &'static BackendCatalog {
+    match backend {
+        Backend::Mimir => &MIMIR,
+        Backend::Loki => &LOKI,
+        Backend::Tempo => &TEMPO,
+    }
+}
+
+/// A role of one backend, known to be in the catalog: a target or a meta-role.
+///
+/// Serialized as `backend:name` (`mimir:ingester`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct Role {
+    backend: Backend,
+    name: &'static str,
+}
+
+/// Why a role was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleError {
+    #[error("unknown role '{input}' for {backend}{hint}")]
+    Unknown {
+        input: String,
+        backend: Backend,
+        hint: String,
+    },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("role '{input}' names backend {named} but --backend says {flag}; drop one of them")]
+    Conflict {
+        input: String,
+        named: Backend,
+        flag: Backend,
+    },
+    #[error("role is empty; give a role such as 'ingester' or 'mimir:ingester'")]
+    Empty,
+}
+
+impl BackendCatalog {
+    /// Looks a role up by its unqualified name.
+    pub fn role(&'static self, name: &str) -> Result<Role, RoleError> {
+        self.names()
+            .find(|n| *n == name)
+            .map(|n| Role {
+                backend: self.backend,
+                name: n,
+            })
+            .ok_or_else(|| RoleError::Unknown {
+                input: name.escape_debug().to_string(),
+                backend: self.backend,
+                hint: did_you_mean(name, self.names()),
+            })
+    }
+
+    /// Every role name: targets, then meta-roles.
+    pub fn names(&'static self) -> impl Iterator<Item = &'static str> + Clone {
+        let targets = self.targets.iter().map(|t| t.name);
+        targets.chain(self.meta_roles.iter().map(|m| m.name))
+    }
+
+    /// Every role: targets, then meta-roles.
+    pub fn roles(&'static self) -> impl Iterator<Item = Role> {
+        self.names().map(|name| Role {
+            backend: self.backend,
+            name,
+        })
+    }
+
+    fn target(&self, name: &str) -> Option<&'static TargetSpec> {
+        // The statics live forever; re-borrow through the backend to get `'static`.
+        catalog(self.backend)
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+    }
+
+    fn meta(&self, name: &str) -> Option<&'static MetaSpec> {
+        catalog(self.backend)
+            .meta_roles
+            .iter()
+            .find(|m| m.name == name)
+    }
+}
+
+impl Role {
+    /// Parses `name` or `backend:name`; an unqualified name belongs to `explicit`, else `default`.
+    pub fn resolve(
+        input: &str,
+        explicit: Option<Backend>,
+        default: Backend,
+    ) -> Result<Role, RoleError> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(RoleError::Empty);
+        }
+        match input.split_once(':') {
+            Some((backend, name)) => {
+                let named: Backend = backend.parse()?;
+                if let Some(flag) = explicit.filter(|f| *f != named) {
+                    return Err(RoleError::Conflict {
+                        input: input.to_owned(),
+                        named,
+                        flag,
+                    });
+                }
+                catalog(named).role(name)
+            }
+            None => catalog(explicit.unwrap_or(default)).role(input),
+        }
+    }
+
+    /// The backend this role belongs to.
+    pub fn backend(self) -> Backend {
+        self.backend
+    }
+
+    /// The unqualified name.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The backend's catalog.
+    pub fn catalog(self) -> &'static BackendCatalog {
+        catalog(self.backend)
+    }
+
+    /// Whether this is a meta-role.
+    pub fn is_meta(self) -> bool {
+        self.catalog().meta(self.name).is_some()
+    }
+
+    /// The value passed to `-target` for this role.
+    pub fn upstream_target(self) -> &'static str {
+        self.catalog()
+            .meta(self.name)
+            .map_or(self.name, |m| m.target)
+    }
+
+    /// The targets this role runs: itself for a target, the expansion for a meta-role.
+    pub fn expand(self) -> Vec<Role> {
+        match self.catalog().meta(self.name) {
+            Some(m) => m
+                .expands
+                .iter()
+                .map(|n| Role {
+                    backend: self.backend,
+                    name: n,
+                })
+                .collect(),
+            None => vec![self],
+        }
+    }
+
+    /// Whether any target this role runs holds data on local disk.
+    pub fn is_stateful(self) -> bool {
+        self.expand()
+            .iter()
+            .any(|r| r.spec().is_some_and(|t| t.stateful))
+    }
+
+    /// Whether this is a replicated target (its ring replicates data).
+    pub fn is_replicated(self) -> bool {
+        self.spec().is_some_and(|t| t.replicated)
+    }
+
+    /// Whether this target is required for a consistent backend.
+    pub fn is_required(self) -> bool {
+        self.catalog().required.contains(&self.name)
+    }
+
+    fn spec(self) -> Option<&'static TargetSpec> {
+        self.catalog().target(self.name)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.backend, self.name)
+    }
+}
+
+impl FromStr for Role {
+    type Err = RoleError;
+
+    /// Parses the qualified form `backend:name` only.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some(_) => Role::resolve(s, None, Backend::Mimir),
+            None => Err(RoleError::Unknown {
+                input: s.escape_debug().to_string(),
+                backend: Backend::Mimir,
+                hint: "; qualify it as backend:role, e.g. 'mimir:ingester'".into(),
+            }),
+        }
+    }
+}
+
+// Hand-written: a derive would tie the `'static` name to the deserializer's lifetime.
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<Role> for String {
+    fn from(r: Role) -> String {
+        r.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn catalogs_are_self_consistent() {
+        for backend in Backend::ALL {
+            let c = catalog(backend);
+            assert_eq!(c.backend, backend);
+            let targets: HashSet<_> = c.targets.iter().map(|t| t.name).collect();
+            assert_eq!(
+                targets.len(),
+                c.targets.len(),
+                "{backend}: duplicate target"
+            );
+            for m in c.meta_roles {
+                assert!(
+                    !targets.contains(m.name),
+                    "{backend}: meta {} shadows a target",
+                    m.name
+                );
+                for e in m.expands {
+                    assert!(
+                        targets.contains(e),
+                        "{backend}: {} expands to unknown {e}",
+                        m.name
+                    );
+                }
+            }
+            for r in c.required {
+                assert!(
+                    targets.contains(r),
+                    "{backend}: required {r} is not a target"
+                );
+            }
+            for name in c.names() {
+                assert!(
+                    name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn resolution_table() {
+        use Backend::*;
+        let cases: &[(&str, Option<Backend>, Backend, Result<&str, &str>)] = &[
+            ("ingester", None, Mimir, Ok("mimir:ingester")),
+            ("ingester", None, Loki, Ok("loki:ingester")),
+            ("mimir:querier", None, Loki, Ok("mimir:querier")),
+            ("write", Some(Loki), Mimir, Ok("loki:write")),
+            ("loki:write", Some(Loki), Mimir, Ok("loki:write")),
+            ("all", Some(Tempo), Mimir, Ok("tempo:all")),
+            (" querier ", None, Mimir, Ok("mimir:querier")),
+            (
+                "quorier",
+                None,
+                Mimir,
+                Err("unknown role 'quorier' for mimir; did you mean 'querier'?"),
+            ),
+            (
+                "index-gateway",
+                None,
+                Mimir,
+                Err("unknown role 'index-gateway' for mimir"),
+            ),
+            (
+                "tempo:write",
+                None,
+                Mimir,
+                Err("unknown role 'write' for tempo"),
+            ),
+            ("mimr:ingester", None, Mimir, Err("did you mean 'mimir'?")),
+            (
+                "loki:write",
+                Some(Mimir),
+                Mimir,
+                Err("--backend says mimir"),
+            ),
+            ("", None, Mimir, Err("role is empty")),
+            ("../etc", None, Mimir, Err("unknown role '../etc'")),
+        ];
+        for (input, explicit, default, want) in cases {
+            let got = Role::resolve(input, *explicit, *default);
+            match (got, want) {
+                (Ok(r), Ok(w)) => assert_eq!(r.to_string(), *w, "{input}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{input}: {e}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn expansion_and_targets() {
+        let write = Role::resolve("mimir:write", None, Backend::Mimir).unwrap();
+        assert!(write.is_meta());
+        let names: Vec<_> = write.expand().iter().map(|r| r.name()).collect();
+        assert_eq!(names, ["distributor", "ingester"]);
+        assert_eq!(write.upstream_target(), "write");
+        let all = Role::resolve("tempo:all", None, Backend::Mimir).unwrap();
+        assert_eq!(all.upstream_target(), "scalable-single-binary");
+        assert_eq!(all.expand().len(), 6);
+        let ing = Role::resolve("loki:ingester", None, Backend::Mimir).unwrap();
+        assert!(ing.is_stateful() && ing.is_replicated() && ing.is_required());
+        assert_eq!(ing.expand(), vec![ing]);
+        let q = Role::resolve("mimir:querier", None, Backend::Mimir).unwrap();
+        assert!(!q.is_stateful() && !q.is_replicated());
+        let generator = Role::resolve("tempo:metrics-generator", None, Backend::Mimir).unwrap();
+        assert!(!generator.is_required(), "metrics-generator is optional");
+        // Loki's `all` does not run the index gateway; `backend` does.
+        let all = Role::resolve("loki:all", None, Backend::Mimir).unwrap();
+        assert!(!all.expand().iter().any(|r| r.name() == "index-gateway"));
+        assert!(all.is_stateful());
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let r = Role::resolve("tempo:query-frontend", None, Backend::Mimir).unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, "\"tempo:query-frontend\"");
+        assert_eq!(serde_json::from_str::<Role>(&json).unwrap(), r);
+        assert!(serde_json::from_str::<Role>("\"ingester\"").is_err());
+        assert!(serde_json::from_str::<Role>("\"mimir:nope\"").is_err());
+    }
+}

@@ -1,0 +1,418 @@
+//! Whether each backend can work with the roles assigned, and what an operator must know.
+//!
+//! Coverage is presence: a required target is covered when at least one host runs it,
+//! directly or through a meta-role. Replication follows the number of hosts carrying a
+//! replicated target: 3 once there are at least 3, else 1 (and that is a warning).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{ProcessModel, Role, catalog};
+use crate::names::{Backend, HostName};
+
+/// Hosts needed before a replicated ring runs with [`FULL_REPLICATION`].
+pub const REPLICATION_MIN_HOSTS: usize = 3;
+/// The replication factor once enough hosts carry a replicated role.
+pub const FULL_REPLICATION: u8 = 3;
+
+/// The replication factor for a replicated target carried by `hosts` hosts.
+pub fn replication_factor(hosts: usize) -> u8 {
+    if hosts >= REPLICATION_MIN_HOSTS {
+        FULL_REPLICATION
+    } else {
+        1
+    }
+}
+
+/// Replication of one replicated target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replication {
+    /// The replicated target.
+    pub role: Role,
+    /// Hosts that run it.
+    pub hosts: usize,
+    /// The factor rendered into its ring.
+    pub factor: u8,
+}
+
+/// The verdict on one backend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendConsistency {
+    /// Which backend.
+    pub backend: Backend,
+    /// Whether any host has a role of it.
+    pub deployed: bool,
+    /// Every required target runs on at least one host.
+    pub consistent: bool,
+    /// Required targets that run nowhere.
+    pub missing: Vec<Role>,
+    /// Replicated targets that run somewhere.
+    pub replication: Vec<Replication>,
+    /// What an operator should know, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Hosts per target of one backend, meta-roles expanded.
+pub fn hosts_by_target(
+    backend: Backend,
+    assignments: &BTreeMap<HostName, Vec<Role>>,
+) -> BTreeMap<Role, BTreeSet<HostName>> {
+    let mut out: BTreeMap<Role, BTreeSet<HostName>> = BTreeMap::new();
+    for (host, roles) in assignments {
+        for target in roles
+            .iter()
+            .filter(|r| r.backend() == backend)
+            .flat_map(|r| r.expand())
+        {
+            out.entry(target).or_default().insert(host.clone());
+        }
+    }
+    out
+}
+
+/// Evaluates one backend over every host's assigned roles.
+pub fn evaluate(
+    backend: Backend,
+    assignments: &BTreeMap<HostName, Vec<Role>>,
+) -> BackendConsistency {
+    let cat = catalog(backend);
+    let by_target = hosts_by_target(backend, assignments);
+    let deployed = !by_target.is_empty();
+    let mut missing: Vec<Role> = cat
+        .roles()
+        .filter(|r| r.is_required() && !by_target.contains_key(r))
+        .collect();
+    missing.sort();
+    let replication: Vec<Replication> = by_target
+        .iter()
+        .filter(|(role, _)| role.is_replicated())
+        .map(|(role, hosts)| Replication {
+            role: *role,
+            hosts: hosts.len(),
+            factor: replication_factor(hosts.len()),
+        })
+        .collect();
+
+    let mut warnings = Vec::new();
+    for r in replication.iter().filter(|r| r.factor < FULL_REPLICATION) {
+        warnings.push(format!(
+            "{} runs with replication factor {} ({} host{}): losing one host loses data; assign it to at least {REPLICATION_MIN_HOSTS} hosts",
+            r.role,
+            r.factor,
+            r.hosts,
+            if r.hosts == 1 { "" } else { "s" },
+        ));
+    }
+    if cat.process_model == ProcessModel::OnePerRole {
+        for (host, roles) in assignments {
+            let n = roles.iter().filter(|r| r.backend() == backend).count();
+            if n > 1 {
+                warnings.push(format!(
+                    "{host} runs {n} {backend} roles: that is {n} {backend} processes on one host"
+                ));
+            }
+        }
+    }
+    BackendConsistency {
+        backend,
+        deployed,
+        consistent: deployed && missing.is_empty(),
+        missing,
+        replication,
+        warnings,
+    }
+}
+
+/// What assigning a role to a host would do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AssignOutcome {
+    /// The role is new on the host.
+    Added,
+    /// The host already has exactly this role; nothing changes.
+    AlreadyAssigned,
+}
+
+/// Why a role cannot be added to a host.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AssignError {
+    #[error(
+        "{host} already runs {existing}, which includes {overlap}; {backend} runs one process per role, so the two would clash. Unassign {existing} first"
+    )]
+    Overlap {
+        host: HostName,
+        existing: Role,
+        overlap: String,
+        backend: Backend,
+    },
+}
+
+/// Checks adding `role` to a host that has `existing` roles.
+pub fn check_assign(
+    host: &HostName,
+    existing: &[Role],
+    role: Role,
+) -> Result<AssignOutcome, AssignError> {
+    if existing.contains(&role) {
+        return Ok(AssignOutcome::AlreadyAssigned);
+    }
+    // Separate processes running the same module on one host would fight over ports and ring IDs.
+    if role.catalog().process_model == ProcessModel::OnePerRole {
+        let new: BTreeSet<Role> = role.expand().into_iter().collect();
+        for other in existing.iter().filter(|r| r.backend() == role.backend()) {
+            let overlap: Vec<&str> = other
+                .expand()
+                .iter()
+                .filter(|t| new.contains(t))
+                .map(|t| t.name())
+                .collect();
+            if !overlap.is_empty() {
+                return Err(AssignError::Overlap {
+                    host: host.clone(),
+                    existing: *other,
+                    overlap: overlap.join(", "),
+                    backend: role.backend(),
+                });
+            }
+        }
+    }
+    Ok(AssignOutcome::Added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Role {
+        s.parse().unwrap()
+    }
+    fn h(s: &str) -> HostName {
+        s.parse().unwrap()
+    }
+    fn cluster(hosts: &[(&str, &[&str])]) -> BTreeMap<HostName, Vec<Role>> {
+        hosts
+            .iter()
+            .map(|(n, roles)| (h(n), roles.iter().map(|s| r(s)).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn replication_rule() {
+        assert_eq!(
+            [0, 1, 2, 3, 4, 10].map(replication_factor),
+            [1, 1, 1, 3, 3, 3]
+        );
+    }
+
+    struct Case {
+        name: &'static str,
+        backend: Backend,
+        hosts: &'static [(&'static str, &'static [&'static str])],
+        consistent: bool,
+        missing: &'static [&'static str],
+        replication: &'static [(&'static str, u8)],
+        warnings: &'static [&'static str],
+    }
+
+    #[test]
+    fn evaluation_table() {
+        use Backend::*;
+        let cases = [
+            Case {
+                name: "empty cluster: nothing deployed",
+                backend: Mimir,
+                hosts: &[],
+                consistent: false,
+                missing: &[
+                    "compactor",
+                    "distributor",
+                    "ingester",
+                    "querier",
+                    "query-frontend",
+                    "ruler",
+                    "store-gateway",
+                ],
+                replication: &[],
+                warnings: &[],
+            },
+            Case {
+                name: "mimir monolithic on one host: consistent but RF 1",
+                backend: Mimir,
+                hosts: &[("h1", &["mimir:all"])],
+                consistent: true,
+                missing: &[],
+                replication: &[("ingester", 1), ("store-gateway", 1)],
+                warnings: &[
+                    "mimir:ingester runs with replication factor 1 (1 host)",
+                    "mimir:store-gateway runs with replication factor 1",
+                ],
+            },
+            Case {
+                name: "mimir read/write/backend on three hosts each",
+                backend: Mimir,
+                hosts: &[
+                    ("h1", &["mimir:read", "mimir:write", "mimir:backend"]),
+                    ("h2", &["mimir:read", "mimir:write", "mimir:backend"]),
+                    ("h3", &["mimir:read", "mimir:write", "mimir:backend"]),
+                ],
+                consistent: true,
+                missing: &[],
+                replication: &[("alertmanager", 3), ("ingester", 3), ("store-gateway", 3)],
+                warnings: &[],
+            },
+            Case {
+                name: "mimir microservices without a querier",
+                backend: Mimir,
+                hosts: &[
+                    (
+                        "h1",
+                        &[
+                            "mimir:distributor",
+                            "mimir:ingester",
+                            "mimir:query-frontend",
+                        ],
+                    ),
+                    (
+                        "h2",
+                        &["mimir:ingester", "mimir:store-gateway", "mimir:compactor"],
+                    ),
+                    ("h3", &["mimir:ingester", "mimir:ruler", "loki:all"]),
+                ],
+                consistent: false,
+                missing: &["querier"],
+                replication: &[("ingester", 3), ("store-gateway", 1)],
+                warnings: &["store-gateway runs with replication factor 1 (1 host)"],
+            },
+            Case {
+                name: "loki simple scalable",
+                backend: Loki,
+                hosts: &[
+                    ("h1", &["loki:read"]),
+                    ("h2", &["loki:write"]),
+                    ("h3", &["loki:backend"]),
+                ],
+                consistent: true,
+                missing: &[],
+                replication: &[("ingester", 1)],
+                warnings: &["loki:ingester runs with replication factor 1"],
+            },
+            Case {
+                name: "loki read and write only: no compactor",
+                backend: Loki,
+                hosts: &[("h1", &["loki:read", "loki:write"])],
+                consistent: false,
+                missing: &["compactor"],
+                replication: &[("ingester", 1)],
+                warnings: &["replication factor 1"],
+            },
+            Case {
+                name: "loki microservice targets",
+                backend: Loki,
+                hosts: &[
+                    ("h1", &["loki:distributor", "loki:ingester", "loki:querier"]),
+                    (
+                        "h2",
+                        &["loki:ingester", "loki:query-frontend", "loki:compactor"],
+                    ),
+                    ("h3", &["loki:ingester", "loki:index-gateway"]),
+                ],
+                consistent: true,
+                missing: &[],
+                replication: &[("ingester", 3)],
+                warnings: &[],
+            },
+            Case {
+                name: "tempo single binary",
+                backend: Tempo,
+                hosts: &[("h1", &["tempo:all"])],
+                consistent: true,
+                missing: &[],
+                replication: &[("ingester", 1)],
+                warnings: &["tempo:ingester runs with replication factor 1"],
+            },
+            Case {
+                name: "tempo two roles on a host: two processes",
+                backend: Tempo,
+                hosts: &[
+                    ("h1", &["tempo:distributor", "tempo:ingester"]),
+                    ("h2", &["tempo:querier"]),
+                ],
+                consistent: false,
+                missing: &["compactor", "query-frontend"],
+                replication: &[("ingester", 1)],
+                warnings: &[
+                    "tempo:ingester runs with replication factor 1",
+                    "h1 runs 2 tempo roles: that is 2 tempo processes on one host",
+                ],
+            },
+        ];
+        for c in cases {
+            let got = evaluate(c.backend, &cluster(c.hosts));
+            assert_eq!(got.consistent, c.consistent, "{}", c.name);
+            assert_eq!(
+                got.deployed,
+                !c.hosts
+                    .iter()
+                    .all(|(_, rs)| rs.iter().all(|s| !s.starts_with(c.backend.as_str()))),
+                "{}",
+                c.name
+            );
+            let missing: Vec<_> = got.missing.iter().map(|r| r.name()).collect();
+            assert_eq!(missing, c.missing, "{}", c.name);
+            let repl: Vec<_> = got
+                .replication
+                .iter()
+                .map(|r| (r.role.name(), r.factor))
+                .collect();
+            assert_eq!(repl, c.replication, "{}", c.name);
+            assert_eq!(
+                got.warnings.len(),
+                c.warnings.len(),
+                "{}: {:?}",
+                c.name,
+                got.warnings
+            );
+            for w in c.warnings {
+                assert!(
+                    got.warnings.iter().any(|g| g.contains(w)),
+                    "{}: want {w:?} in {:?}",
+                    c.name,
+                    got.warnings
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn assignment_rules() {
+        let host = h("h1");
+        assert_eq!(
+            check_assign(&host, &[], r("mimir:ingester")),
+            Ok(AssignOutcome::Added)
+        );
+        assert_eq!(
+            check_assign(&host, &[r("mimir:ingester")], r("mimir:ingester")),
+            Ok(AssignOutcome::AlreadyAssigned)
+        );
+        // Mimir runs both in one process: overlap is harmless.
+        assert_eq!(
+            check_assign(&host, &[r("mimir:write")], r("mimir:ingester")),
+            Ok(AssignOutcome::Added)
+        );
+        // Tempo: one process per role, so overlapping modules clash.
+        assert_eq!(
+            check_assign(&host, &[r("tempo:querier")], r("tempo:ingester")),
+            Ok(AssignOutcome::Added)
+        );
+        let e = check_assign(&host, &[r("tempo:all")], r("tempo:ingester"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("h1 already runs tempo:all, which includes ingester")
+                && e.contains("Unassign tempo:all first"),
+            "{e}"
+        );
+        assert!(check_assign(&host, &[r("tempo:ingester")], r("tempo:all")).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Which backend processes run on a host, their unit names and their ports.
+//!
+//! The port plan is fixed per process kind, so the same role listens on the same ports on
+//! every host (peers can be addressed without asking), and no two processes that may share
+//! a host ever clash. Tempo's query-frontend keeps Tempo's well-known 3200.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{ProcessModel, Role};
+use crate::names::Backend;
+
+/// The ports one process listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ports {
+    /// HTTP API, `/ready`, `/metrics`.
+    pub http: u16,
+    /// gRPC between components.
+    pub grpc: u16,
+    /// memberlist gossip (TCP and UDP).
+    pub memberlist: u16,
+}
+
+/// One backend process: a whole backend (Mimir, Loki) or one role (Tempo).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProcessId {
+    /// The backend it belongs to.
+    pub backend: Backend,
+    /// The role it runs, for backends with one process per role.
+    pub role: Option<Role>,
+}
+
+const fn p(http: u16, grpc: u16, memberlist: u16) -> Ports {
+    Ports {
+        http,
+        grpc,
+        memberlist,
+    }
+}
+
+/// Tempo processes by role: (role, ports). Receivers (OTLP 4317/4318) belong to distributors.
+const TEMPO_PORTS: &[(&str, Ports)] = &[
+    ("query-frontend", p(3200, 9200, 7950)),
+    ("distributor", p(3201, 9201, 7951)),
+    ("ingester", p(3202, 9202, 7952)),
+    ("querier", p(3203, 9203, 7953)),
+    ("compactor", p(3204, 9204, 7954)),
+    ("metrics-generator", p(3205, 9205, 7955)),
+    ("all", p(3206, 9206, 7956)),
+];
+
+impl ProcessId {
+    /// The process that runs `role` on a host.
+    pub fn for_role(role: Role) -> ProcessId {
+        match role.catalog().process_model {
+            ProcessModel::Shared => ProcessId {
+                backend: role.backend(),
+                role: None,
+            },
+            ProcessModel::OnePerRole => ProcessId {
+                backend: role.backend(),
+                role: Some(role),
+            },
+        }
+    }
+
+    /// Short name: `mimir`, `tempo-ingester`. Safe in unit names and paths by construction.
+    pub fn instance(&self) -> String {
+        match self.role {
+            None => self.backend.as_str().to_owned(),
+            Some(r) => format!("{}-{}", self.backend, r.name()),
+        }
+    }
+
+    /// The systemd unit: `lgtm-mimir.service`, `lgtm-tempo-ingester.service`.
+    pub fn unit_name(&self) -> String {
+        format!("lgtm-{}.service", self.instance())
+    }
+
+    /// The ports of the fixed plan.
+    pub fn ports(&self) -> Ports {
+        match (self.backend, self.role) {
+            (Backend::Mimir, _) => p(8080, 9095, 7946),
+            (Backend::Loki, _) => p(3100, 9096, 7947),
+            (Backend::Tempo, role) => {
+                let name = role.map_or("all", Role::name);
+                TEMPO_PORTS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(p(3206, 9206, 7956), |(_, ports)| *ports)
+            }
+        }
+    }
+}
+
+impl fmt::Display for ProcessId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.instance())
+    }
+}
+
+/// Groups a host's roles into processes, each with its sorted, de-duplicated roles.
+pub fn processes(roles: &[Role]) -> BTreeMap<ProcessId, Vec<Role>> {
+    let mut out: BTreeMap<ProcessId, Vec<Role>> = BTreeMap::new();
+    for role in roles {
+        out.entry(ProcessId::for_role(*role))
+            .or_default()
+            .push(*role);
+    }
+    for roles in out.values_mut() {
+        roles.sort();
+        roles.dedup();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::catalog;
+    use std::collections::HashSet;
+
+    fn every_process() -> Vec<ProcessId> {
+        let mut all: Vec<ProcessId> = Backend::ALL
+            .iter()
+            .flat_map(|b| catalog(*b).roles())
+            .map(ProcessId::for_role)
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    #[test]
+    fn no_two_processes_share_a_port() {
+        let mut seen = HashSet::new();
+        for proc in every_process() {
+            let ports = proc.ports();
+            for port in [ports.http, ports.grpc, ports.memberlist] {
+                assert!(seen.insert(port), "{proc}: port {port} is planned twice");
+            }
+        }
+        // Tempo's receivers live on the distributor and the single binary only.
+        assert!(!seen.contains(&4317) && !seen.contains(&4318));
+    }
+
+    #[test]
+    fn every_tempo_role_has_planned_ports() {
+        for role in catalog(Backend::Tempo).roles() {
+            assert!(TEMPO_PORTS.iter().any(|(n, _)| *n == role.name()), "{role}");
+        }
+    }
+
+    #[test]
+    fn grouping() {
+        let r = |s: &str| Role::resolve(s, None, Backend::Mimir).unwrap();
+        let roles = [
+            r("ingester"),
+            r("querier"),
+            r("ingester"),
+            r("loki:write"),
+            r("tempo:ingester"),
+            r("tempo:querier"),
+        ];
+        let procs = processes(&roles);
+        let units: Vec<_> = procs.keys().map(ProcessId::unit_name).collect();
+        assert_eq!(
+            units,
+            [
+                "lgtm-mimir.service",
+                "lgtm-loki.service",
+                "lgtm-tempo-ingester.service",
+                "lgtm-tempo-querier.service"
+            ]
+        );
+        let mimir = &procs[&ProcessId {
+            backend: Backend::Mimir,
+            role: None,
+        }];
+        assert_eq!(mimir, &vec![r("ingester"), r("querier")]);
+    }
+}

@@ -1,0 +1,326 @@
+//! The JSON shapes of the coordinator's HTTP API, shared by the server, agents and `lgtmctl`.
+//!
+//! Request bodies reject unknown fields. Paths are listed in [`paths`] so clients and the
+//! router cannot drift apart.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Role;
+use crate::consistency::{AssignOutcome, BackendConsistency};
+use crate::names::{Backend, HostName};
+use crate::process::{Ports, ProcessId};
+
+/// API paths (all under `/v1` except health and metrics).
+pub mod paths {
+    /// `GET`: liveness of the coordinator itself.
+    pub const HEALTHZ: &str = "/healthz";
+    /// `GET`: Prometheus text metrics.
+    pub const METRICS: &str = "/metrics";
+    /// `GET`: the OpenAPI document of this API.
+    pub const OPENAPI: &str = "/v1/openapi.json";
+    /// `GET`: every host. `POST`: register a host ([`super::RegisterRequest`]).
+    pub const HOSTS: &str = "/v1/hosts";
+    /// `GET`: one host. `DELETE`: remove it.
+    pub const HOST: &str = "/v1/hosts/{host}";
+    /// `POST`: assign a role ([`super::AssignRequest`]).
+    pub const HOST_ROLES: &str = "/v1/hosts/{host}/roles";
+    /// `DELETE`: unassign a role (`backend:name`, or a bare name in the default backend).
+    pub const HOST_ROLE: &str = "/v1/hosts/{host}/roles/{role}";
+    /// `GET ?index=N&wait=30s`: the host's desired state, long-polled past index N.
+    pub const HOST_DESIRED: &str = "/v1/hosts/{host}/desired";
+    /// `POST`: an agent's report ([`super::Report`]).
+    pub const HOST_REPORT: &str = "/v1/hosts/{host}/report";
+    /// `GET`: every setting (secrets only say whether they are set).
+    pub const SETTINGS: &str = "/v1/settings";
+    /// `PUT`: set one setting ([`super::SetSetting`]); secrets too, never returned.
+    pub const SETTING: &str = "/v1/settings/{key}";
+    /// `GET`: cluster status.
+    pub const STATUS: &str = "/v1/status";
+}
+
+/// Error body of every non-2xx answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+/// What went wrong, for people and for programs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `unknown_role`, `invalid_host_name`, `not_found`.
+    pub code: String,
+    /// One sentence naming the thing, why, and the fix.
+    pub message: String,
+    /// The request field or path parameter at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An agent registering its host (idempotent; re-registration updates the address).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The host's name.
+    pub host: HostName,
+    /// The address peers and the gateway reach the host's backends on.
+    pub address: IpAddr,
+    /// Absolute directory under which backend data directories are rendered.
+    pub data_root: String,
+    /// The agent's version.
+    pub agent_version: String,
+}
+
+/// A host as the coordinator knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostRecord {
+    /// The host's name.
+    pub name: HostName,
+    /// Set once the agent registered.
+    pub address: Option<IpAddr>,
+    /// Set once the agent registered.
+    pub data_root: Option<String>,
+    /// Roles assigned, sorted.
+    pub roles: Vec<Role>,
+}
+
+/// Assign a role to a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// `ingester`, `mimir:ingester`, a meta-role such as `write`.
+    pub role: String,
+    /// Backend of an unqualified role; the cluster's default backend when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+}
+
+/// The result of an assignment or unassignment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignResponse {
+    /// The host.
+    pub host: HostName,
+    /// The role, resolved (`mimir:ingester`).
+    pub role: Role,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: AssignOutcome,
+    /// Whether the host's agent has registered yet.
+    pub host_registered: bool,
+    /// Things the operator should know (host not registered yet, replication 1, ...).
+    pub warnings: Vec<String>,
+    /// Cluster index after the change; `wait` until the host applied it.
+    pub index: u64,
+}
+
+/// The result of an unassignment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnassignResponse {
+    /// The host.
+    pub host: HostName,
+    /// The role removed.
+    pub role: Role,
+    /// Cluster index after the change.
+    pub index: u64,
+    /// Things the operator should know (a required role is now missing, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Set one setting. Secrets are sent the same way and never returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSetting {
+    /// The new value as text; empty clears an optional setting.
+    pub value: String,
+}
+
+/// One setting as shown to operators.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingEntry {
+    /// Dotted key.
+    pub key: String,
+    /// The value; always `None` for secrets.
+    pub value: Option<String>,
+    /// Whether this key is a secret.
+    pub secret: bool,
+    /// For secrets: whether a value is stored.
+    pub is_set: bool,
+    /// One line of help.
+    pub help: String,
+}
+
+/// Answer to a settings change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingChanged {
+    /// The key.
+    pub key: String,
+    /// Cluster index after the change.
+    pub index: u64,
+}
+
+/// What one host should run; identical content always carries the same index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesiredState {
+    /// The host.
+    pub host: HostName,
+    /// The cluster index at which this host's desired state last changed.
+    pub index: u64,
+    /// Every backend process the host runs, sorted by id.
+    pub processes: Vec<DesiredProcess>,
+}
+
+/// One backend process on a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesiredProcess {
+    /// Which process; gives the unit name and config file name.
+    pub id: ProcessId,
+    /// Roles it runs, sorted; their upstream targets form `-target`.
+    pub roles: Vec<Role>,
+    /// Ports it listens on.
+    pub ports: Ports,
+    /// The backend's YAML config file, complete (may hold secrets).
+    pub config: String,
+    /// Absolute data directory of this process.
+    pub data_dir: String,
+}
+
+/// An agent's report on its host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// The desired-state index the agent applied last (0: none yet).
+    pub applied_index: u64,
+    /// The agent's version.
+    pub agent_version: String,
+    /// State of every `lgtm-*` backend unit on the host.
+    pub units: Vec<UnitStatus>,
+    /// Result of each action of the last apply.
+    pub actions: Vec<ActionResult>,
+    /// Host facts.
+    pub facts: HostFacts,
+}
+
+/// A systemd unit as the agent sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitStatus {
+    /// Unit name, `lgtm-mimir.service`.
+    pub unit: String,
+    /// systemd ActiveState: active, activating, failed, inactive, ...
+    pub active_state: String,
+    /// systemd SubState: running, auto-restart, dead, ...
+    pub sub_state: String,
+    /// How often systemd restarted it (NRestarts).
+    pub n_restarts: u32,
+    /// Main PID, 0 when not running.
+    pub main_pid: u32,
+    /// Exit status of the last main process.
+    pub exec_main_status: i32,
+    /// Whether its `/ready` answered 200 `ready`; `None` when not probed.
+    pub ready: Option<bool>,
+    /// The last failure with the journal's last lines, when it failed.
+    pub error: Option<String>,
+}
+
+/// One action the agent attempted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionResult {
+    /// What was attempted, e.g. `restart lgtm-mimir.service`.
+    pub action: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Host facts gathered with sysinfo.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostFacts {
+    /// Logical CPUs.
+    pub cpus: u32,
+    /// One-minute load average.
+    pub load1: f64,
+    /// Total memory in bytes.
+    pub memory_total_bytes: u64,
+    /// Available memory in bytes.
+    pub memory_available_bytes: u64,
+    /// Disks holding data directories.
+    pub disks: Vec<DiskFact>,
+}
+
+/// Space on the filesystem holding a data directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskFact {
+    /// The data directory.
+    pub path: String,
+    /// Filesystem size in bytes.
+    pub total_bytes: u64,
+    /// Available bytes.
+    pub available_bytes: u64,
+}
+
+/// Whether a host's agent is heard from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// Reported within the TTL.
+    Alive,
+    /// No report for longer than the TTL.
+    Stale,
+    /// Never reported.
+    Unknown,
+}
+
+/// Cluster status: `lgtmctl status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterStatus {
+    /// Current cluster index.
+    pub index: u64,
+    /// Per backend verdict, in `Backend::ALL` order.
+    pub backends: Vec<BackendConsistency>,
+    /// Per host state, sorted by name.
+    pub hosts: Vec<HostStatus>,
+}
+
+/// One host in the status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostStatus {
+    /// The host.
+    pub name: HostName,
+    /// Address, once registered.
+    pub address: Option<IpAddr>,
+    /// Roles assigned.
+    pub roles: Vec<Role>,
+    /// Whether the agent is heard from.
+    pub liveness: Liveness,
+    /// Seconds since the last report.
+    pub last_report_seconds_ago: Option<u64>,
+    /// Index of the host's current desired state.
+    pub desired_index: u64,
+    /// Index the agent applied last.
+    pub applied_index: Option<u64>,
+    /// The agent has not applied its current desired state yet.
+    pub behind: bool,
+    /// Units as last reported.
+    pub units: Vec<UnitStatus>,
+    /// Actions of the last apply that failed.
+    pub failed_actions: Vec<ActionResult>,
+    /// Facts as last reported.
+    pub facts: Option<HostFacts>,
+}
