@@ -505,10 +505,18 @@ mod tests {
         }
     }
 
+    /// (input, --backend, default backend, resolved role or error text)
+    type ResolveCase = (
+        &'static str,
+        Option<Backend>,
+        Backend,
+        Result<&'static str, &'static str>,
+    );
+
     #[test]
     fn resolution_table() {
         use Backend::*;
-        let cases: &[(&str, Option<Backend>, Backend, Result<&str, &str>)] = &[
+        let cases: &[ResolveCase] = &[
             ("ingester", None, Mimir, Ok("mimir:ingester")),
             ("ingester", None, Loki, Ok("loki:ingester")),
             ("mimir:querier", None, Loki, Ok("mimir:querier")),

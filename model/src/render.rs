@@ -296,8 +296,8 @@ fn mimir(c: &Ctx<'_>) -> Result<Value, RenderError> {
             "bucket_name": s.bucket,
             "access_key_id": s.access_key_id,
             "secret_access_key": s.secret_access_key,
+            // Mimir's client picks path-style for non-AWS endpoints by itself.
             "insecure": s.insecure,
-            "bucket_lookup_type": if s.path_style { "path" } else { "auto" },
         }}});
         // One bucket, one prefix per purpose: Mimir refuses shared locations.
         cfg["blocks_storage"]["storage_prefix"] = json!("blocks");
@@ -377,10 +377,11 @@ fn tempo(c: &Ctx<'_>) -> Result<Value, RenderError> {
             "http": { "endpoint": "0.0.0.0:4318" },
         }}}});
     }
-    if c.runs("querier") && !c.runs("query-frontend") {
-        if let Some(frontend) = c.first_grpc("query-frontend") {
-            cfg["querier"] = json!({ "frontend_worker": { "frontend_address": frontend } });
-        }
+    if c.runs("querier")
+        && !c.runs("query-frontend")
+        && let Some(frontend) = c.first_grpc("query-frontend")
+    {
+        cfg["querier"] = json!({ "frontend_worker": { "frontend_address": frontend } });
     }
     Ok(cfg)
 }

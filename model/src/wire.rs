@@ -22,7 +22,7 @@ pub mod paths {
     pub const OPENAPI: &str = "/v1/openapi.json";
     /// `GET`: every host. `POST`: register a host ([`super::RegisterRequest`]).
     pub const HOSTS: &str = "/v1/hosts";
-    /// `GET`: one host. `DELETE`: remove it.
+    /// `GET`: one host. `DELETE [?force=true]`: remove it ([`super::HostRemoved`]).
     pub const HOST: &str = "/v1/hosts/{host}";
     /// `POST`: assign a role ([`super::AssignRequest`]).
     pub const HOST_ROLES: &str = "/v1/hosts/{host}/roles";
@@ -101,8 +101,9 @@ pub struct AssignRequest {
 }
 
 /// The result of an assignment or unassignment.
+// No `deny_unknown_fields`: serde cannot combine it with `flatten`, and every client would
+// fail to read this answer ("unknown field `outcome`").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AssignResponse {
     /// The host.
     pub host: HostName,
@@ -127,6 +128,18 @@ pub struct UnassignResponse {
     pub host: HostName,
     /// The role removed.
     pub role: Role,
+    /// Cluster index after the change.
+    pub index: u64,
+    /// Things the operator should know (a required role is now missing, ...).
+    pub warnings: Vec<String>,
+}
+
+/// The result of removing a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostRemoved {
+    /// The host removed.
+    pub host: HostName,
     /// Cluster index after the change.
     pub index: u64,
     /// Things the operator should know (a required role is now missing, ...).
@@ -323,4 +336,25 @@ pub struct HostStatus {
     pub failed_actions: Vec<ActionResult>,
     /// Facts as last reported.
     pub facts: Option<HostFacts>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assign_response_round_trips() {
+        let a = AssignResponse {
+            host: "host3".parse().expect("host"),
+            role: "mimir:ingester".parse().expect("role"),
+            outcome: AssignOutcome::Added,
+            host_registered: false,
+            warnings: vec!["w".into()],
+            index: 12,
+        };
+        let json = serde_json::to_string(&a).expect("serializes");
+        assert!(json.contains(r#""outcome":"added""#), "{json}");
+        let back: AssignResponse = serde_json::from_str(&json).expect("a client can read it");
+        assert_eq!(back, a);
+    }
 }

@@ -1,0 +1,248 @@
+//! Strict extractors: request bodies, path parameters and query strings whose every
+//! rejection is an [`HttpError`] naming the field, never axum's plain-text answers.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::error::HttpError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON request body, parsed strictly into `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, HttpError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        if let Some(ct) = content_type {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(HttpError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!(
+                        "the request body is '{}', not JSON; send it as application/json",
+                        essence.escape_debug()
+                    ),
+                )
+                .with_field("body"));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                HttpError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
+                )
+            } else {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    format!("failed to read the request body: {e}"),
+                )
+            }
+            .with_field("body")
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON document into `T`, naming the field at fault on error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    let not_json = |e: serde_json::Error| {
+        HttpError::bad(
+            "invalid_json",
+            "body",
+            format!("the request body is not valid JSON: {e}; send one JSON object"),
+        )
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            return not_json(inner);
+        }
+        let field = if path == "." {
+            backticked(&inner.to_string()).unwrap_or_else(|| "body".into())
+        } else {
+            path
+        };
+        HttpError::bad(
+            "invalid_field",
+            &field,
+            format!("invalid request field '{field}': {inner}"),
+        )
+    })?;
+    // Trailing data after the object is as malformed as a broken object.
+    de.end().map_err(not_json)?;
+    Ok(value)
+}
+
+/// The first `` `name` `` in serde's messages ("missing field `address`").
+fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+/// Path parameters, with a JSON rejection.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HttpError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParams(p.0))
+            .map_err(|e| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    format!("invalid request path: {e}; path parameters are UTF-8 text"),
+                )
+                .with_field("path")
+            })
+    }
+}
+
+/// Query parameters as text, each key at most once.
+#[derive(Debug, Default)]
+pub struct QueryParams(BTreeMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
+        let Query(pairs) =
+            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|e| {
+                HttpError::bad(
+                    "invalid_query",
+                    "query",
+                    format!("invalid query string: {e}"),
+                )
+            })?;
+        let mut out = BTreeMap::new();
+        for (k, v) in pairs {
+            if out.contains_key(&k) {
+                return Err(HttpError::bad(
+                    "invalid_query",
+                    &k,
+                    format!(
+                        "query parameter '{}' is given twice; give it once",
+                        k.escape_debug()
+                    ),
+                ));
+            }
+            out.insert(k, v);
+        }
+        Ok(QueryParams(out))
+    }
+}
+
+impl QueryParams {
+    /// Refuses any parameter not in `allowed`.
+    pub fn only(self, allowed: &[&str]) -> Result<QueryParams, HttpError> {
+        if let Some(k) = self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let takes = if allowed.is_empty() {
+                "this endpoint takes no query parameters".to_owned()
+            } else {
+                format!("this endpoint takes {}", allowed.join(", "))
+            };
+            return Err(HttpError::bad(
+                "invalid_query",
+                k,
+                format!("unknown query parameter '{}'; {takes}", k.escape_debug()),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// A parameter's text, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// A `true`/`false` flag; absent is `false`.
+    pub fn flag(&self, key: &str) -> Result<bool, HttpError> {
+        match self.get(key) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(v) => Err(HttpError::bad(
+                "invalid_query",
+                key,
+                format!("{key}='{}' is not true or false", v.escape_debug()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lgtm_model::wire::RegisterRequest;
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let cases: &[(&[u8], &str, &str)] = &[
+            (b"{", "invalid_json", "body"),
+            (b"", "invalid_json", "body"),
+            (b"{}", "invalid_field", "host"),
+            (
+                br#"{"host":"h1","address":"198.18.0.2","data_root":"/d","agent_version":"1","x":1}"#,
+                "invalid_field",
+                "x",
+            ),
+            (
+                br#"{"host":"bad host","address":"198.18.0.2","data_root":"/d","agent_version":"1"}"#,
+                "invalid_field",
+                "host",
+            ),
+            (
+                br#"{"host":"h1","address":"nope","data_root":"/d","agent_version":"1"}"#,
+                "invalid_field",
+                "address",
+            ),
+            (
+                b"{\"host\":\"h\xff\",\"address\":\"198.18.0.2\",\"data_root\":\"/d\",\"agent_version\":\"1\"}",
+                "invalid_json",
+                "body",
+            ),
+            (
+                br#"{"host":"h1","address":"198.18.0.2","data_root":"/d","agent_version":"1"} {}"#,
+                "invalid_json",
+                "body",
+            ),
+        ];
+        for (body, code, field) in cases {
+            let e = parse_json::<RegisterRequest>(body).unwrap_err();
+            let shown = String::from_utf8_lossy(body);
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (*code, Some(*field)),
+                "{shown}: {}",
+                e.message
+            );
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        }
+        assert!(
+            parse_json::<RegisterRequest>(
+                br#"{"host":"h1","address":"198.18.0.2","data_root":"/d","agent_version":"1"}"#
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Host handlers: register, list, show, remove, assign and unassign roles.
+
+use axum::Json;
+use axum::extract::State;
+use lgtm_model::HostName;
+use lgtm_model::wire::{
+    AssignRequest, AssignResponse, HostRecord, HostRemoved, RegisterRequest, UnassignResponse,
+};
+
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::{AppState, HttpError, host_param};
+use crate::cluster::{Op, Reply};
+use crate::validate;
+
+/// `POST /v1/hosts`: an agent registers (idempotent).
+pub async fn register(
+    State(s): State<AppState>,
+    q: QueryParams,
+    JsonBody(req): JsonBody<RegisterRequest>,
+) -> Result<Json<HostRecord>, HttpError> {
+    q.only(&[])?;
+    let address = validate::address(req.address)?;
+    let data_root = validate::data_root(&req.data_root)?;
+    validate::agent_version(&req.agent_version)?;
+    let op = Op::Register {
+        host: req.host,
+        address,
+        data_root,
+    };
+    match s.cluster.apply(op).await?.reply {
+        Reply::Registered(record) => Ok(Json(record)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `GET /v1/hosts`: every host, sorted by name.
+pub async fn list(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Vec<HostRecord>>, HttpError> {
+    q.only(&[])?;
+    let view = s.cluster.view();
+    Ok(Json(
+        view.hosts.keys().filter_map(|h| view.record(h)).collect(),
+    ))
+}
+
+/// `GET /v1/hosts/{host}`.
+pub async fn show(
+    State(s): State<AppState>,
+    PathParams(host): PathParams<String>,
+    q: QueryParams,
+) -> Result<Json<HostRecord>, HttpError> {
+    q.only(&[])?;
+    let host = host_param(&host)?;
+    s.cluster
+        .view()
+        .record(&host)
+        .map(Json)
+        .ok_or_else(|| HttpError::unknown_host(&host))
+}
+
+/// `DELETE /v1/hosts/{host}[?force=true]`.
+pub async fn remove(
+    State(s): State<AppState>,
+    PathParams(host): PathParams<String>,
+    q: QueryParams,
+) -> Result<Json<HostRemoved>, HttpError> {
+    let force = q.only(&["force"])?.flag("force")?;
+    let host = host_param(&host)?;
+    let applied = s
+        .cluster
+        .apply(Op::RemoveHost {
+            host: host.clone(),
+            force,
+        })
+        .await?;
+    s.reports.forget(&host);
+    match applied.reply {
+        Reply::Removed { warnings } => Ok(Json(HostRemoved {
+            host,
+            index: applied.index,
+            warnings,
+        })),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `POST /v1/hosts/{host}/roles`: assign a role; an unknown host is created.
+pub async fn assign(
+    State(s): State<AppState>,
+    PathParams(host): PathParams<String>,
+    q: QueryParams,
+    JsonBody(req): JsonBody<AssignRequest>,
+) -> Result<Json<AssignResponse>, HttpError> {
+    q.only(&[])?;
+    let host = host_param(&host)?;
+    let op = Op::Assign {
+        host: host.clone(),
+        role: req.role,
+        backend: req.backend,
+    };
+    let applied = s.cluster.apply(op).await?;
+    match applied.reply {
+        Reply::Assigned {
+            role,
+            outcome,
+            host_registered,
+            warnings,
+        } => {
+            if applied.changed {
+                s.metrics.assigned();
+            }
+            Ok(Json(AssignResponse {
+                host,
+                role,
+                outcome,
+                host_registered,
+                warnings,
+                index: applied.index,
+            }))
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `DELETE /v1/hosts/{host}/roles/{role}[?force=true]`.
+pub async fn unassign(
+    State(s): State<AppState>,
+    PathParams((host, role)): PathParams<(String, String)>,
+    q: QueryParams,
+) -> Result<Json<UnassignResponse>, HttpError> {
+    let force = q.only(&["force"])?.flag("force")?;
+    let host: HostName = host_param(&host)?;
+    let applied = s
+        .cluster
+        .apply(Op::Unassign {
+            host: host.clone(),
+            role,
+            force,
+        })
+        .await?;
+    match applied.reply {
+        Reply::Unassigned { role, warnings } => {
+            s.metrics.unassigned();
+            Ok(Json(UnassignResponse {
+                host,
+                role,
+                index: applied.index,
+                warnings,
+            }))
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// A reply that does not match its operation: a bug, reported rather than hidden.
+pub(super) fn unexpected(reply: &Reply) -> HttpError {
+    HttpError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("internal error: unexpected reply {reply:?}; please report this"),
+    )
+}

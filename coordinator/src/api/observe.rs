@@ -1,0 +1,50 @@
+//! Observation handlers: health, metrics, status and the OpenAPI document.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use lgtm_model::wire::ClusterStatus;
+use serde_json::{Value, json};
+
+use super::extract::QueryParams;
+use super::{AppState, HttpError};
+use crate::{openapi, status};
+
+/// `GET /healthz`: the coordinator answers and its store thread runs.
+pub async fn healthz(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "index": s.cluster.view().index }))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let text = s.metrics.render(&s.cluster.view());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// `GET /v1/status`.
+pub async fn status(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<ClusterStatus>, HttpError> {
+    q.only(&[])?;
+    let reports = s.reports.snapshot(Instant::now());
+    Ok(Json(status::cluster_status(
+        &s.cluster.view(),
+        &reports,
+        s.host_ttl,
+    )))
+}
+
+/// `GET /v1/openapi.json`.
+pub async fn openapi() -> Json<Value> {
+    Json(openapi::document())
+}

@@ -1,0 +1,79 @@
+//! The published, read-only snapshot of the cluster that every reader works from.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use lgtm_model::render::RenderError;
+use lgtm_model::settings::Settings;
+use lgtm_model::wire::{DesiredState, HostRecord};
+use lgtm_model::{HostName, Role};
+
+use super::intent::Rendered;
+
+/// The cluster at one index. Holds no secret values except inside rendered configs.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// The cluster index.
+    pub index: u64,
+    /// Settings (non-secret).
+    pub settings: Settings,
+    /// Secret keys that hold a value.
+    pub secrets_set: BTreeSet<String>,
+    /// Every host.
+    pub hosts: BTreeMap<HostName, HostView>,
+}
+
+/// One host in a [`View`].
+#[derive(Clone, Debug)]
+pub struct HostView {
+    /// Address, once registered.
+    pub address: Option<IpAddr>,
+    /// Data root, once registered.
+    pub data_root: Option<String>,
+    /// Roles, sorted.
+    pub roles: Vec<Role>,
+    /// Index at which its rendered content last changed.
+    pub desired_index: u64,
+    /// Its rendered processes, or why they cannot be rendered.
+    pub rendered: Rendered,
+}
+
+impl View {
+    /// A host as the API shows it.
+    pub fn record(&self, host: &HostName) -> Option<HostRecord> {
+        self.hosts.get(host).map(|h| HostRecord {
+            name: host.clone(),
+            address: h.address,
+            data_root: h.data_root.clone(),
+            roles: h.roles.clone(),
+        })
+    }
+
+    /// Every host's roles.
+    pub fn assignments(&self) -> BTreeMap<HostName, Vec<Role>> {
+        self.hosts
+            .iter()
+            .map(|(n, h)| (n.clone(), h.roles.clone()))
+            .collect()
+    }
+
+    /// A host's desired state: `None` for an unknown host, the render error when it has one.
+    pub fn desired(&self, host: &HostName) -> Option<Result<DesiredState, RenderError>> {
+        let h = self.hosts.get(host)?;
+        Some(
+            h.rendered
+                .as_ref()
+                .map_err(Clone::clone)
+                .map(|p| DesiredState {
+                    host: host.clone(),
+                    index: h.desired_index,
+                    processes: p.as_ref().clone(),
+                }),
+        )
+    }
+
+    /// The index at which `host`'s desired state last changed.
+    pub fn desired_index(&self, host: &HostName) -> Option<u64> {
+        self.hosts.get(host).map(|h| h.desired_index)
+    }
+}

@@ -1,0 +1,263 @@
+//! The OpenAPI 3.1 document of the whole API, served at `GET /v1/openapi.json`.
+//!
+//! Operations are one table ([`OPERATIONS`]); schemas are in [`schemas`]. Tests check that
+//! the router serves exactly these (method, path) pairs and that every wire type matches its
+//! schema, so the document cannot drift from the code.
+
+use serde_json::{Map, Value, json};
+
+use lgtm_model::wire::paths;
+
+pub mod schemas;
+
+use schemas::r;
+
+/// One operation of the API.
+#[derive(Clone, Copy, Debug)]
+pub struct Operation {
+    /// HTTP method, lowercase as OpenAPI spells it.
+    pub method: &'static str,
+    /// Path template.
+    pub path: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// Query parameters: (name, description).
+    pub query: &'static [(&'static str, &'static str)],
+    /// Request body schema name.
+    pub body: Option<&'static str>,
+    /// Success status and its schema name (`None`: no body; `text`: plain text).
+    pub ok: (u16, Option<&'static str>),
+    /// Error statuses it may answer (every error is an `ErrorBody`).
+    pub errors: &'static [u16],
+}
+
+const FORCE: (&str, &str) = (
+    "force",
+    "true to go ahead despite the refusal (roles, data)",
+);
+
+/// Every operation of the API.
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: paths::HEALTHZ,
+        summary: "Liveness of the coordinator",
+        query: &[],
+        body: None,
+        ok: (200, Some("Health")),
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: paths::METRICS,
+        summary: "Prometheus metrics (text)",
+        query: &[],
+        body: None,
+        ok: (200, Some("text")),
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: paths::OPENAPI,
+        summary: "This document",
+        query: &[],
+        body: None,
+        ok: (200, Some("object")),
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: paths::STATUS,
+        summary: "Cluster status: consistency per backend, state per host",
+        query: &[],
+        body: None,
+        ok: (200, Some("ClusterStatus")),
+        errors: &[400],
+    },
+    Operation {
+        method: "get",
+        path: paths::HOSTS,
+        summary: "Every host",
+        query: &[],
+        body: None,
+        ok: (200, Some("HostRecord[]")),
+        errors: &[400],
+    },
+    Operation {
+        method: "post",
+        path: paths::HOSTS,
+        summary: "Register a host (agents; idempotent)",
+        query: &[],
+        body: Some("RegisterRequest"),
+        ok: (200, Some("HostRecord")),
+        errors: &[400, 413, 415],
+    },
+    Operation {
+        method: "get",
+        path: paths::HOST,
+        summary: "One host",
+        query: &[],
+        body: None,
+        ok: (200, Some("HostRecord")),
+        errors: &[400, 404],
+    },
+    Operation {
+        method: "delete",
+        path: paths::HOST,
+        summary: "Remove a host (refused while it has roles, unless force=true)",
+        query: &[FORCE],
+        body: None,
+        ok: (200, Some("HostRemoved")),
+        errors: &[400, 404, 409],
+    },
+    Operation {
+        method: "post",
+        path: paths::HOST_ROLES,
+        summary: "Assign a role; an unregistered host is created",
+        query: &[],
+        body: Some("AssignRequest"),
+        ok: (200, Some("AssignResponse")),
+        errors: &[400, 409, 413, 415],
+    },
+    Operation {
+        method: "delete",
+        path: paths::HOST_ROLE,
+        summary: "Unassign a role (stateful roles need force=true)",
+        query: &[FORCE],
+        body: None,
+        ok: (200, Some("UnassignResponse")),
+        errors: &[400, 404, 409],
+    },
+    Operation {
+        method: "get",
+        path: paths::HOST_DESIRED,
+        summary: "The host's desired state, long-polled past index",
+        query: &[
+            ("index", "the index the agent applied last (default 0)"),
+            (
+                "wait",
+                "how long to wait for a newer state: 500ms, 30s, 5m (capped at 10m; default: answer at once)",
+            ),
+        ],
+        body: None,
+        ok: (200, Some("DesiredState")),
+        errors: &[400, 404, 409],
+    },
+    Operation {
+        method: "post",
+        path: paths::HOST_REPORT,
+        summary: "An agent's report (kept in memory)",
+        query: &[],
+        body: Some("Report"),
+        ok: (204, None),
+        errors: &[400, 404, 413, 415],
+    },
+    Operation {
+        method: "get",
+        path: paths::SETTINGS,
+        summary: "Every setting; secrets only say whether they are set",
+        query: &[],
+        body: None,
+        ok: (200, Some("SettingEntry[]")),
+        errors: &[400],
+    },
+    Operation {
+        method: "put",
+        path: paths::SETTING,
+        summary: "Set one setting or secret; empty clears",
+        query: &[],
+        body: Some("SetSetting"),
+        ok: (200, Some("SettingChanged")),
+        errors: &[400, 413, 415],
+    },
+];
+
+fn schema_of(name: &str) -> Value {
+    match name {
+        "text" => json!({ "type": "string" }),
+        "object" => json!({ "type": "object" }),
+        n => match n.strip_suffix("[]") {
+            Some(item) => json!({ "type": "array", "items": r(item) }),
+            None => r(n),
+        },
+    }
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            let schema = if name == "host" {
+                r("HostName")
+            } else {
+                json!({ "type": "string" })
+            };
+            json!({ "name": name, "in": "path", "required": true, "schema": schema })
+        })
+        .collect()
+}
+
+fn operation(op: &Operation) -> Value {
+    let mut params = path_params(op.path);
+    params.extend(op.query.iter().map(|(name, description)| {
+        json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } })
+    }));
+    let mut responses = Map::new();
+    let ok = match op.ok.1 {
+        None => json!({ "description": "done" }),
+        Some("text") => {
+            json!({ "description": "ok", "content": { "text/plain": { "schema": schema_of("text") } } })
+        }
+        Some(s) => {
+            json!({ "description": "ok", "content": { "application/json": { "schema": schema_of(s) } } })
+        }
+    };
+    responses.insert(op.ok.0.to_string(), ok);
+    for code in op.errors.iter().chain(&[404, 405, 500]) {
+        responses.insert(
+            code.to_string(),
+            json!({ "$ref": "#/components/responses/Error" }),
+        );
+    }
+    let mut out = json!({
+        "summary": op.summary,
+        "operationId": format!("{}{}", op.method, op.path.replace(['/', '{', '}', '.'], "_")),
+        "parameters": params,
+        "responses": responses,
+    });
+    if let Some(body) = op.body {
+        out["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": r(body) } } });
+    }
+    out
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPERATIONS {
+        let entry = paths.entry(op.path).or_insert_with(|| json!({}));
+        entry[op.method] = operation(op);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "lgtm coordinator API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Cluster intent, desired state for agents, status. Request bodies reject unknown fields; every error is an ErrorBody.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas::all(),
+            "responses": {
+                "Error": {
+                    "description": "refused or failed; the body names the field and the fix",
+                    "content": { "application/json": { "schema": r("ErrorBody") } },
+                },
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! Running the coordinator: open the store, listen, serve until SIGTERM/SIGINT, shut down
+//! gracefully (long-polls answer at once, in-flight changes finish, the store closes).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState};
+use crate::cluster::{Cluster, StartError, Writer};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::reports::Reports;
+use crate::store::SqliteStore;
+use crate::systemd;
+
+/// A ready-to-serve coordinator over a state directory.
+#[derive(Debug)]
+pub struct App {
+    /// The API.
+    pub router: Router,
+    /// The state behind it.
+    pub state: AppState,
+    /// Set to true to make waiting long-polls answer at once.
+    pub shutdown: watch::Sender<bool>,
+    /// The store thread.
+    pub writer: Writer,
+}
+
+impl App {
+    /// Opens (or creates) the SQLite state in `state_dir` and builds the API over it.
+    pub fn open(state_dir: &Path, host_ttl: Duration) -> Result<App, StartError> {
+        let store = SqliteStore::open(state_dir)?;
+        let (cluster, writer) = Cluster::start(Box::new(store))?;
+        let (shutdown, stopping) = watch::channel(false);
+        let state = AppState {
+            cluster,
+            reports: Arc::new(Reports::default()),
+            metrics: Arc::new(Metrics::default()),
+            host_ttl,
+            shutdown: stopping,
+        };
+        Ok(App {
+            router: api::router(state.clone()),
+            state,
+            shutdown,
+            writer,
+        })
+    }
+}
+
+/// Why the coordinator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("failed to start the cluster from {state_dir}")]
+    Start {
+        /// The state directory.
+        state_dir: String,
+        #[source]
+        source: StartError,
+    },
+    #[error("failed to listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to serve HTTP")]
+    Serve(#[source] std::io::Error),
+    #[error("failed to wait for the store thread")]
+    Join(#[source] tokio::task::JoinError),
+}
+
+/// Runs the coordinator in the foreground until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let dir = config.state_dir.clone();
+    let ttl = config.host_ttl;
+    let app = tokio::task::spawn_blocking(move || App::open(&dir, ttl))
+        .await
+        .map_err(ServeError::Join)?
+        .map_err(|source| ServeError::Start {
+            state_dir: config.state_dir.display().to_string(),
+            source,
+        })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let index = app.state.cluster.view().index;
+    tracing::info!(%addr, index, state_dir = %config.state_dir.display(), "listening");
+    systemd::ready(&format!("listening on {addr}, index {index}"));
+
+    let mut helpers = vec![tokio::spawn(systemd::follow_status(
+        app.state.cluster.clone(),
+    ))];
+    if let Some(interval) = systemd::watchdog_interval() {
+        helpers.push(tokio::spawn(systemd::watchdog(
+            interval,
+            app.state.cluster.clone(),
+        )));
+    }
+    let App {
+        router,
+        state,
+        shutdown,
+        writer,
+    } = app;
+    drop(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(signalled(shutdown))
+        .await
+        .map_err(ServeError::Serve)?;
+    for helper in helpers {
+        helper.abort();
+        let _ = helper.await;
+    }
+    // Every cluster handle is gone now: the store thread drains and closes the database.
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .map_err(ServeError::Join)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT, after telling long-polls and systemd.
+async fn signalled(shutdown: watch::Sender<bool>) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to watch SIGTERM; stop with SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+    systemd::stopping();
+    shutdown.send_replace(true);
+}
