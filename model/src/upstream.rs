@@ -442,7 +442,6 @@ pub fn check_yaml(backend: Backend, yaml: &str) -> Result<Vec<Problem>, serde_ya
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -70,7 +70,6 @@ fn walk(block: &Value, prefix: &str, set: &mut KeySet) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

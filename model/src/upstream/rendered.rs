@@ -1,6 +1,5 @@
 //! Every config [`crate::render`] produces uses only keys the upstream binaries know, with
 //! values of the right coarse type, across the topologies lgtm deploys.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 

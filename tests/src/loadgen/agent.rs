@@ -1,0 +1,205 @@
+//! One simulated agent: the first desired-state fetch, then a long-poll loop and a report
+//! every few seconds, like `lgtm-agent` without systemd behind it.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use lgtm_model::wire::{DesiredState, HostFacts, Report, UnitStatus};
+use tokio::sync::Notify;
+
+use super::stats::Samples;
+
+/// How long a long-poll asks the coordinator to hold the request.
+pub const LONG_POLL_WAIT: &str = "30s";
+/// Client-side bound for a long-poll: the wait plus slack.
+const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(45);
+/// Client-side bound for every other request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// State shared by every simulated agent and the conductor.
+pub struct Shared {
+    /// Whether latencies are recorded now (not during the fan-out).
+    pub measuring: AtomicBool,
+    /// Latencies of reports.
+    pub reports: Mutex<Samples>,
+    /// Latencies of long-polls answered at once (the first fetch with index 0).
+    pub immediate: Mutex<Samples>,
+    /// Failed requests (connection errors, non-2xx answers).
+    pub errors: AtomicUsize,
+    /// The first error seen, for the operator.
+    pub first_error: Mutex<Option<String>>,
+    /// Agents holding their first desired state.
+    pub started: AtomicUsize,
+    /// The cluster index just before the fan-out change: an agent has the change once it
+    /// receives a desired state past it. `u64::MAX` until the change is made.
+    pub fanout_baseline: AtomicU64,
+    /// Agents that received `fanout_index`.
+    pub fanout_arrived: AtomicUsize,
+    /// Woken whenever an agent arrives.
+    pub arrival: Notify,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            measuring: AtomicBool::new(false),
+            reports: Mutex::default(),
+            immediate: Mutex::default(),
+            errors: AtomicUsize::new(0),
+            first_error: Mutex::new(None),
+            started: AtomicUsize::new(0),
+            fanout_baseline: AtomicU64::new(u64::MAX),
+            fanout_arrived: AtomicUsize::new(0),
+            arrival: Notify::new(),
+        }
+    }
+}
+
+impl Shared {
+    fn error(&self, what: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut first) = self.first_error.lock() {
+            first.get_or_insert(what);
+        }
+    }
+
+    fn record(&self, samples: &Mutex<Samples>, d: Duration) {
+        if self.measuring.load(Ordering::Relaxed)
+            && let Ok(mut s) = samples.lock()
+        {
+            s.push(d);
+        }
+    }
+}
+
+/// One agent's fixed parameters.
+pub struct Agent {
+    /// Host name, `sim-00001`.
+    pub host: String,
+    /// Coordinator base URL.
+    pub base: String,
+    /// Its HTTP client (shared by a group of agents).
+    pub http: reqwest::Client,
+    /// Unit the host's role runs, reported as active.
+    pub unit: String,
+    /// Delay before the first request (spreads the start).
+    pub start_after: Duration,
+    /// Report interval.
+    pub report_every: Duration,
+}
+
+impl Agent {
+    /// Runs until the task is aborted.
+    pub async fn run(self, shared: Arc<Shared>) {
+        tokio::time::sleep(self.start_after).await;
+        let applied = Arc::new(AtomicU64::new(0));
+        let polls = self.poll_loop(&shared, &applied);
+        let reports = self.report_loop(&shared, &applied);
+        tokio::join!(polls, reports);
+    }
+
+    async fn poll_loop(&self, shared: &Shared, applied: &AtomicU64) {
+        let url = format!("{}/v1/hosts/{}/desired", self.base, self.host);
+        let mut index = 0u64;
+        loop {
+            let first = index == 0;
+            let started = Instant::now();
+            let answer = self
+                .http
+                .get(&url)
+                .query(&[
+                    ("index", index.to_string().as_str()),
+                    ("wait", LONG_POLL_WAIT),
+                ])
+                .timeout(if first {
+                    REQUEST_TIMEOUT
+                } else {
+                    LONG_POLL_TIMEOUT
+                })
+                .send()
+                .await;
+            let state = match answer {
+                Ok(r) if r.status().is_success() => r.json::<DesiredState>().await,
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_MODIFIED => continue,
+                Ok(r) => {
+                    shared.error(format!("GET {url}: {}", r.status()));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(e) => {
+                    shared.error(format!("GET {url}: {e}"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let state = match state {
+                Ok(s) => s,
+                Err(e) => {
+                    shared.error(format!("GET {url}: bad body: {e}"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if first {
+                shared.record(&shared.immediate, started.elapsed());
+                shared.started.fetch_add(1, Ordering::Relaxed);
+                shared.arrival.notify_one();
+            }
+            let baseline = shared.fanout_baseline.load(Ordering::Acquire);
+            if index <= baseline && state.index > baseline {
+                shared.fanout_arrived.fetch_add(1, Ordering::AcqRel);
+                shared.arrival.notify_one();
+            }
+            index = state.index;
+            // Applying is instant here: what is measured is the coordinator.
+            applied.store(index, Ordering::Relaxed);
+        }
+    }
+
+    async fn report_loop(&self, shared: &Shared, applied: &AtomicU64) {
+        let url = format!("{}/v1/hosts/{}/report", self.base, self.host);
+        let mut tick = tokio::time::interval(self.report_every);
+        loop {
+            tick.tick().await;
+            let report = Report {
+                applied_index: applied.load(Ordering::Relaxed),
+                agent_version: "loadgen".into(),
+                units: vec![UnitStatus {
+                    unit: self.unit.clone(),
+                    active_state: "active".into(),
+                    sub_state: "running".into(),
+                    main_pid: 4242,
+                    ready: Some(true),
+                    ..UnitStatus::default()
+                }],
+                actions: Vec::new(),
+                facts: HostFacts {
+                    cpus: 4,
+                    load1: 0.25,
+                    memory_total_bytes: 8 << 30,
+                    memory_available_bytes: 6 << 30,
+                    disks: Vec::new(),
+                },
+            };
+            let started = Instant::now();
+            let sent = self
+                .http
+                .post(&url)
+                .json(&report)
+                .timeout(REQUEST_TIMEOUT)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => {
+                    // Read the body so the connection goes back to the pool.
+                    let _ = r.bytes().await;
+                    shared.record(&shared.reports, started.elapsed());
+                }
+                Ok(r) => shared.error(format!("POST {url}: {}", r.status())),
+                Err(e) => shared.error(format!("POST {url}: {e}")),
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! `lgtm-loadgen`: many simulated agents against one coordinator, measuring request latency,
+//! desired-state fan-out and the coordinator's memory.
+//!
+//! Phases: set up N hosts (register, assign a role) · start N agents spread over one report
+//! interval (first fetch, then long-poll + periodic reports) and record latencies · change one
+//! setting every host's config depends on and time until every agent's long-poll returned it ·
+//! read the coordinator's peak RSS.
+
+pub mod agent;
+pub mod process;
+pub mod setup;
+pub mod stats;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use lgtm_model::process::ProcessId;
+use lgtm_model::wire::{ClusterStatus, SetSetting, SettingEntry};
+use lgtm_model::{Backend, Role};
+use tokio::task::JoinSet;
+
+use agent::{Agent, Shared};
+use setup::send;
+use stats::Samples;
+
+/// Agents per HTTP client; each client gets its own loopback source address, so 10,000
+/// agents with two connections each stay far from the ephemeral port range's end.
+const AGENTS_PER_CLIENT: usize = 1000;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Simulated agents.
+    pub agents: usize,
+    /// An already running coordinator instead of starting one.
+    pub coordinator: Option<String>,
+    /// PID of that coordinator, for its RSS.
+    pub coordinator_pid: Option<u32>,
+    /// The coordinator binary to start.
+    pub coordinator_bin: Option<PathBuf>,
+    /// The role every host gets.
+    pub role: String,
+    /// Report interval of each agent.
+    pub report_every: Duration,
+    /// How long latencies are measured once every agent runs.
+    pub measure: Duration,
+    /// Concurrent requests while setting up hosts.
+    pub setup_concurrency: usize,
+    /// Limit for setting up hosts and starting agents.
+    pub setup_timeout: Duration,
+    /// Limit for the fan-out.
+    pub fanout_timeout: Duration,
+}
+
+/// The measured figures.
+#[derive(Debug)]
+pub struct Summary {
+    /// Simulated agents.
+    pub agents: usize,
+    /// Latencies: reports and immediate long-poll answers.
+    pub all: Samples,
+    /// Latencies of reports only.
+    pub reports: Samples,
+    /// Latencies of immediate long-poll answers only.
+    pub immediate: Samples,
+    /// Time until every agent had the changed desired state; `None` when it timed out.
+    pub fanout: Option<Duration>,
+    /// Agents that got the change.
+    pub fanout_arrived: usize,
+    /// Peak RSS of the coordinator in MiB, when known.
+    pub rss_mb: Option<f64>,
+    /// Failed requests.
+    pub errors: usize,
+    /// The first failure.
+    pub first_error: Option<String>,
+}
+
+impl Summary {
+    /// The one result line: `agents=N p50_ms=.. p99_ms=.. fanout_ms=.. rss_mb=..`.
+    pub fn line(&self) -> String {
+        let ms = |v: Option<f64>| v.map_or("none".to_owned(), |v| format!("{v:.1}"));
+        let fanout = self
+            .fanout
+            .map_or("timeout".to_owned(), |d| d.as_millis().to_string());
+        format!(
+            "agents={} p50_ms={} p99_ms={} fanout_ms={fanout} rss_mb={}",
+            self.agents,
+            ms(self.all.percentile_ms(50.0)),
+            ms(self.all.percentile_ms(99.0)),
+            ms(self.rss_mb),
+        )
+    }
+}
+
+/// 198.18.0.0/15 (benchmark addresses), host `i` from 1: written as data, never contacted.
+pub fn sim_address(i: usize) -> IpAddr {
+    let n = u32::try_from(i).unwrap_or(u32::MAX) & 0x1_ffff;
+    IpAddr::V4(Ipv4Addr::from(0xc612_0000 | n))
+}
+
+/// `sim-00001`.
+pub fn sim_host(i: usize) -> String {
+    format!("sim-{i:05}")
+}
+
+/// Runs the whole benchmark.
+pub async fn run(o: Options) -> anyhow::Result<Summary> {
+    let role =
+        Role::resolve(&o.role, None, Backend::Mimir).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+    let nofile = process::raise_nofile(o.agents as u64 * 3 + 4096)?;
+    eprintln!("loadgen: RLIMIT_NOFILE {nofile} (inherited by a coordinator started here)");
+
+    let spawned = match &o.coordinator {
+        Some(_) => None,
+        None => {
+            let bin = match &o.coordinator_bin {
+                Some(b) => b.clone(),
+                None => process::default_binary()?,
+            };
+            Some(process::Spawned::start(&bin).await?)
+        }
+    };
+    let base = match (&o.coordinator, &spawned) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(s)) => s.url.clone(),
+        (None, None) => bail!("no coordinator"),
+    };
+    let pid = o
+        .coordinator_pid
+        .or(spawned.as_ref().map(process::Spawned::pid));
+    eprintln!("loadgen: coordinator {base} (pid {pid:?})");
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let started = Instant::now();
+    setup::hosts(&http, &base, o.agents, role, o.setup_concurrency, o.setup_timeout).await?;
+    eprintln!(
+        "loadgen: {} hosts registered and assigned {role} in {:.1}s",
+        o.agents,
+        started.elapsed().as_secs_f64()
+    );
+
+    let shared = Arc::new(Shared::default());
+    shared.measuring.store(true, Ordering::Relaxed);
+    let mut agents = JoinSet::new();
+    let unit = ProcessId::for_role(role).unit_name();
+    let bind_sources = spawned.is_some();
+    let mut clients = Vec::new();
+    for group in 0..o.agents.div_ceil(AGENTS_PER_CLIENT) {
+        let mut b = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(120));
+        if bind_sources {
+            let octet = u8::try_from(group % 250 + 2).unwrap_or(2);
+            b = b.local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, octet)));
+        }
+        clients.push(b.build()?);
+    }
+    for i in 1..=o.agents {
+        let agent = Agent {
+            host: sim_host(i),
+            base: base.clone(),
+            http: clients[(i - 1) / AGENTS_PER_CLIENT].clone(),
+            unit: unit.clone(),
+            start_after: o.report_every.mul_f64(i as f64 / o.agents as f64),
+            report_every: o.report_every,
+        };
+        agents.spawn(agent.run(shared.clone()));
+    }
+    let ramp = Instant::now();
+    let all_started = async {
+        while shared.started.load(Ordering::Relaxed) < o.agents {
+            shared.arrival.notified().await;
+        }
+    };
+    tokio::time::timeout(o.setup_timeout, all_started)
+        .await
+        .with_context(|| {
+            format!(
+                "only {} of {} agents got their desired state within {:?}",
+                shared.started.load(Ordering::Relaxed),
+                o.agents,
+                o.setup_timeout
+            )
+        })?;
+    eprintln!(
+        "loadgen: {} agents running after {:.1}s; measuring for {:?}",
+        o.agents,
+        ramp.elapsed().as_secs_f64(),
+        o.measure
+    );
+    tokio::time::sleep(o.measure).await;
+    shared.measuring.store(false, Ordering::Relaxed);
+
+    let fanout = fan_out(
+        &http,
+        &base,
+        role.backend(),
+        &shared,
+        o.agents,
+        o.fanout_timeout,
+    )
+    .await?;
+    agents.abort_all();
+    let rss_mb = match pid {
+        Some(pid) => Some(process::peak_rss_mb(pid)?),
+        None => None,
+    };
+    drop(spawned);
+
+    let reports = shared.reports.lock().map(|s| s.clone()).unwrap_or_default();
+    let immediate = shared
+        .immediate
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    let mut all = reports.clone();
+    all.extend(&immediate);
+    Ok(Summary {
+        agents: o.agents,
+        all,
+        reports,
+        immediate,
+        fanout,
+        fanout_arrived: shared.fanout_arrived.load(Ordering::Relaxed),
+        rss_mb,
+        errors: shared.errors.load(Ordering::Relaxed),
+        first_error: shared.first_error.lock().ok().and_then(|e| e.clone()),
+    })
+}
+
+/// Changes `<backend>.log_level` and waits until every agent got a desired state past it.
+async fn fan_out(
+    http: &reqwest::Client,
+    base: &str,
+    backend: Backend,
+    shared: &Shared,
+    agents: usize,
+    timeout: Duration,
+) -> anyhow::Result<Option<Duration>> {
+    let key = format!("{backend}.log_level");
+    let settings: Vec<SettingEntry> =
+        serde_json::from_str(&send(http.get(format!("{base}/v1/settings"))).await?)?;
+    let current = settings
+        .iter()
+        .find(|s| s.key == key)
+        .and_then(|s| s.value.clone());
+    let value = if current.as_deref() == Some("debug") {
+        "info"
+    } else {
+        "debug"
+    };
+    let status: ClusterStatus =
+        serde_json::from_str(&send(http.get(format!("{base}/v1/status"))).await?)?;
+    shared
+        .fanout_baseline
+        .store(status.index, Ordering::Release);
+
+    let started = Instant::now();
+    let body = SetSetting {
+        value: value.into(),
+    };
+    send(http.put(format!("{base}/v1/settings/{key}")).json(&body)).await?;
+    let all_arrived = async {
+        while shared.fanout_arrived.load(Ordering::Acquire) < agents {
+            shared.arrival.notified().await;
+        }
+        started.elapsed()
+    };
+    let took = tokio::time::timeout(timeout, all_arrived).await.ok();
+    match took {
+        Some(d) => eprintln!(
+            "loadgen: {key}={value}: all {agents} long-polls returned the change in {} ms",
+            d.as_millis()
+        ),
+        None => eprintln!(
+            "loadgen: {key}={value}: only {} of {agents} long-polls returned the change within {timeout:?}",
+            shared.fanout_arrived.load(Ordering::Relaxed)
+        ),
+    }
+    Ok(took)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_hosts_use_benchmark_addresses() {
+        assert_eq!(sim_host(1), "sim-00001");
+        assert_eq!(sim_host(10_000), "sim-10000");
+        assert_eq!(sim_address(1).to_string(), "198.18.0.1");
+        assert_eq!(sim_address(10_000).to_string(), "198.18.39.16");
+        assert_eq!(sim_address(70_000).to_string(), "198.19.17.112");
+    }
+}

@@ -1,0 +1,143 @@
+//! The coordinator under test: started from its binary with a temporary state directory on
+//! a free loopback port (or an existing one, by PID), its peak RSS, and the open-file limit.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+/// A coordinator this benchmark started; killed on drop.
+pub struct Spawned {
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+    _state: tempfile::TempDir,
+}
+
+impl Spawned {
+    /// Starts `bin` and waits until `/healthz` answers.
+    pub async fn start(bin: &Path) -> anyhow::Result<Spawned> {
+        let state = tempfile::tempdir().context("failed to create a state directory")?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("failed to find a free loopback port")?
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
+            .arg(state.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("failed to start {}", bin.display()))?;
+        let mut spawned = Spawned {
+            child,
+            url,
+            _state: state,
+        };
+        spawned.wait_healthy().await?;
+        Ok(spawned)
+    }
+
+    /// Its process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn wait_healthy(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let health = format!("{}/healthz", self.url);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the coordinator exited before answering: {status}");
+            }
+            if client
+                .get(&health)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the coordinator did not answer {health} within 30s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `lgtm-coordinator` next to this binary (both live in `target/<profile>/`).
+pub fn default_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("failed to find this binary's path")?;
+    let bin = exe
+        .parent()
+        .map(|d| d.join("lgtm-coordinator"))
+        .context("this binary has no parent directory")?;
+    if !bin.is_file() {
+        bail!(
+            "{} is missing: build it (cargo build --release -p lgtm-coordinator) or pass --coordinator-bin",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// Peak resident set size (VmHWM) of a process, in MiB.
+pub fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {path}"))?;
+    vm_hwm_kb(&text)
+        .map(|kb| kb as f64 / 1024.0)
+        .with_context(|| format!("{path} has no VmHWM line"))
+}
+
+/// The `VmHWM:  1234 kB` value of a `/proc/PID/status` text.
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Raises this process's open-file limit to at least `want` (children inherit it).
+pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {
+    let (soft, hard) =
+        getrlimit(Resource::RLIMIT_NOFILE).context("failed to read RLIMIT_NOFILE")?;
+    if soft >= want {
+        return Ok(soft);
+    }
+    // Raising the hard limit needs CAP_SYS_RESOURCE; without it, take what the hard limit allows.
+    let new_hard = hard.max(want);
+    if setrlimit(Resource::RLIMIT_NOFILE, want, new_hard).is_ok() {
+        return Ok(want);
+    }
+    let soft = want.min(hard);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).context("failed to raise RLIMIT_NOFILE")?;
+    Ok(soft)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_hwm() {
+        let status = "Name:\tlgtm-coordinator\nVmPeak:\t  99999 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n";
+        assert_eq!(vm_hwm_kb(status), Some(51200));
+        assert_eq!(vm_hwm_kb("Name: x\n"), None);
+    }
+}
