@@ -30,8 +30,19 @@ pub struct TargetSpec {
     pub name: &'static str,
     /// Holds data on local disk: never moved automatically, restarts roll host by host.
     pub stateful: bool,
-    /// Its ring replicates data: replication factor follows the number of hosts carrying it.
-    pub replicated: bool,
+    /// What its ring replicates; the factor follows the number of hosts carrying it.
+    pub replication: Replicated,
+}
+
+/// What a replicated ring protects, which decides how bad a replication factor of 1 is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replicated {
+    /// Not replicated.
+    No,
+    /// Data that exists nowhere else yet (ingesters): losing a host loses it.
+    Data,
+    /// Service over data kept in object storage: losing a host interrupts it.
+    Service,
 }
 
 /// A named group of targets.
@@ -62,11 +73,11 @@ pub struct BackendCatalog {
     pub required: &'static [&'static str],
 }
 
-const fn t(name: &'static str, stateful: bool, replicated: bool) -> TargetSpec {
+const fn t(name: &'static str, stateful: bool, replication: Replicated) -> TargetSpec {
     TargetSpec {
         name,
         stateful,
-        replicated,
+        replication,
     }
 }
 
@@ -76,17 +87,17 @@ pub static MIMIR: BackendCatalog = BackendCatalog {
     upstream: "Mimir 2.x",
     process_model: ProcessModel::Shared,
     targets: &[
-        t("distributor", false, false),
-        t("ingester", true, true),
-        t("querier", false, false),
-        t("query-frontend", false, false),
-        t("query-scheduler", false, false),
-        t("store-gateway", true, true),
-        t("compactor", true, false),
-        t("ruler", false, false),
-        t("alertmanager", true, true),
-        t("overrides-exporter", false, false),
-        t("flusher", false, false),
+        t("distributor", false, Replicated::No),
+        t("ingester", true, Replicated::Data),
+        t("querier", false, Replicated::No),
+        t("query-frontend", false, Replicated::No),
+        t("query-scheduler", false, Replicated::No),
+        t("store-gateway", true, Replicated::Service),
+        t("compactor", true, Replicated::No),
+        t("ruler", false, Replicated::No),
+        t("alertmanager", true, Replicated::Service),
+        t("overrides-exporter", false, Replicated::No),
+        t("flusher", false, Replicated::No),
     ],
     meta_roles: &[
         // Mimir's own groups; `all` leaves out alertmanager and overrides-exporter upstream.
@@ -145,19 +156,19 @@ pub static LOKI: BackendCatalog = BackendCatalog {
     upstream: "Loki 3.x",
     process_model: ProcessModel::Shared,
     targets: &[
-        t("distributor", false, false),
-        t("ingester", true, true),
-        t("querier", false, false),
-        t("query-frontend", false, false),
-        t("query-scheduler", false, false),
-        t("compactor", true, false),
-        t("index-gateway", true, false),
-        t("ruler", false, false),
-        t("pattern-ingester", true, false),
-        t("bloom-planner", false, false),
-        t("bloom-builder", false, false),
-        t("bloom-gateway", true, false),
-        t("overrides-exporter", false, false),
+        t("distributor", false, Replicated::No),
+        t("ingester", true, Replicated::Data),
+        t("querier", false, Replicated::No),
+        t("query-frontend", false, Replicated::No),
+        t("query-scheduler", false, Replicated::No),
+        t("compactor", true, Replicated::No),
+        t("index-gateway", true, Replicated::No),
+        t("ruler", false, Replicated::No),
+        t("pattern-ingester", true, Replicated::No),
+        t("bloom-planner", false, Replicated::No),
+        t("bloom-builder", false, Replicated::No),
+        t("bloom-gateway", true, Replicated::No),
+        t("overrides-exporter", false, Replicated::No),
     ],
     meta_roles: &[
         // Loki's `all` does not run the index gateway; `backend` does.
@@ -215,12 +226,12 @@ pub static TEMPO: BackendCatalog = BackendCatalog {
     upstream: "Tempo 2.x",
     process_model: ProcessModel::OnePerRole,
     targets: &[
-        t("distributor", false, false),
-        t("ingester", true, true),
-        t("querier", false, false),
-        t("query-frontend", false, false),
-        t("compactor", false, false),
-        t("metrics-generator", true, false),
+        t("distributor", false, Replicated::No),
+        t("ingester", true, Replicated::Data),
+        t("querier", false, Replicated::No),
+        t("query-frontend", false, Replicated::No),
+        t("compactor", false, Replicated::No),
+        t("metrics-generator", true, Replicated::No),
     ],
     meta_roles: &[
         // Tempo's `all` pins every ring in memory; `scalable-single-binary` clusters.
@@ -409,9 +420,14 @@ impl Role {
             .any(|r| r.spec().is_some_and(|t| t.stateful))
     }
 
-    /// Whether this is a replicated target (its ring replicates data).
+    /// Whether this is a replicated target.
     pub fn is_replicated(self) -> bool {
-        self.spec().is_some_and(|t| t.replicated)
+        self.replicated() != Replicated::No
+    }
+
+    /// What this target's ring replicates.
+    pub fn replicated(self) -> Replicated {
+        self.spec().map_or(Replicated::No, |t| t.replication)
     }
 
     /// Whether this target is required for a consistent backend.

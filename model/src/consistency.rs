@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{ProcessModel, Role, catalog};
+use crate::catalog::{ProcessModel, Replicated, Role, catalog};
 use crate::names::{Backend, HostName};
 
 /// Hosts needed before a replicated ring runs with [`FULL_REPLICATION`].
@@ -96,8 +96,12 @@ pub fn evaluate(
 
     let mut warnings = Vec::new();
     for r in replication.iter().filter(|r| r.factor < FULL_REPLICATION) {
+        let risk = match r.role.replicated() {
+            Replicated::Data => "losing one host loses data not yet in object storage",
+            _ => "losing one host interrupts it",
+        };
         warnings.push(format!(
-            "{} runs with replication factor {} ({} host{}): losing one host loses data; assign it to at least {REPLICATION_MIN_HOSTS} hosts",
+            "{} runs with replication factor {} ({} host{}): {risk}; assign it to at least {REPLICATION_MIN_HOSTS} hosts",
             r.role,
             r.factor,
             r.hosts,
@@ -195,6 +199,15 @@ mod tests {
             .iter()
             .map(|(n, roles)| (h(n), roles.iter().map(|s| r(s)).collect()))
             .collect()
+    }
+
+    #[test]
+    fn replication_warnings_say_what_is_at_risk() {
+        let got = evaluate(Backend::Mimir, &cluster(&[("h1", &["mimir:all"])]));
+        let ingester = got.warnings.iter().find(|w| w.starts_with("mimir:ingester")).unwrap();
+        assert!(ingester.contains("loses data"), "{ingester}");
+        let gateway = got.warnings.iter().find(|w| w.starts_with("mimir:store-gateway")).unwrap();
+        assert!(gateway.contains("interrupts it") && !gateway.contains("data"), "{gateway}");
     }
 
     #[test]

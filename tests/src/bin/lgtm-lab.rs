@@ -12,9 +12,9 @@ use clap::Parser;
 use lgtm_tests::lab::{Lab, LabSpec};
 use tokio::signal::unix::{SignalKind, signal};
 
-/// Mimir microservices over three hosts: every required role, ingesters on all three.
+/// Mimir microservices over three hosts: every required role, replicated ones on all three.
 const TOPOLOGY: &[(usize, &[&str])] = &[
-    (1, &["distributor", "ingester", "query-frontend", "query-scheduler"]),
+    (1, &["distributor", "ingester", "query-frontend", "query-scheduler", "store-gateway"]),
     (2, &["ingester", "querier", "store-gateway"]),
     (3, &["ingester", "compactor", "ruler", "store-gateway"]),
 ];
