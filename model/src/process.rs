@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{ProcessModel, Role};
+use crate::catalog::{ProcessModel, Role, catalog};
 use crate::names::Backend;
 
 /// The ports one process listens on.
@@ -66,6 +66,23 @@ impl ProcessId {
         }
     }
 
+    /// Every process any host may run, sorted.
+    pub fn all() -> Vec<ProcessId> {
+        let mut all: Vec<ProcessId> = Backend::ALL
+            .iter()
+            .flat_map(|b| catalog(*b).roles())
+            .map(ProcessId::for_role)
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The process a unit name belongs to; `None` for any unit lgtm does not manage.
+    pub fn from_unit_name(unit: &str) -> Option<ProcessId> {
+        ProcessId::all().into_iter().find(|p| p.unit_name() == unit)
+    }
+
     /// Short name: `mimir`, `tempo-ingester`. Safe in unit names and paths by construction.
     pub fn instance(&self) -> String {
         match self.role {
@@ -119,24 +136,22 @@ pub fn processes(roles: &[Role]) -> BTreeMap<ProcessId, Vec<Role>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::catalog;
     use std::collections::HashSet;
 
-    fn every_process() -> Vec<ProcessId> {
-        let mut all: Vec<ProcessId> = Backend::ALL
-            .iter()
-            .flat_map(|b| catalog(*b).roles())
-            .map(ProcessId::for_role)
-            .collect();
-        all.sort();
-        all.dedup();
-        all
+    #[test]
+    fn unit_names_map_back_to_processes() {
+        for p in ProcessId::all() {
+            assert_eq!(ProcessId::from_unit_name(&p.unit_name()), Some(p));
+        }
+        assert_eq!(ProcessId::all().len(), 2 + catalog(Backend::Tempo).roles().count());
+        assert_eq!(ProcessId::from_unit_name("lgtm-agent.service"), None);
+        assert_eq!(ProcessId::from_unit_name("lgtm-tempo-nope.service"), None);
     }
 
     #[test]
     fn no_two_processes_share_a_port() {
         let mut seen = HashSet::new();
-        for proc in every_process() {
+        for proc in ProcessId::all() {
             let ports = proc.ports();
             for port in [ports.http, ports.grpc, ports.memberlist] {
                 assert!(seen.insert(port), "{proc}: port {port} is planned twice");
