@@ -204,10 +204,21 @@ mod tests {
     #[test]
     fn replication_warnings_say_what_is_at_risk() {
         let got = evaluate(Backend::Mimir, &cluster(&[("h1", &["mimir:all"])]));
-        let ingester = got.warnings.iter().find(|w| w.starts_with("mimir:ingester")).unwrap();
+        let ingester = got
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("mimir:ingester"))
+            .unwrap();
         assert!(ingester.contains("loses data"), "{ingester}");
-        let gateway = got.warnings.iter().find(|w| w.starts_with("mimir:store-gateway")).unwrap();
-        assert!(gateway.contains("interrupts it") && !gateway.contains("data"), "{gateway}");
+        let gateway = got
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("mimir:store-gateway"))
+            .unwrap();
+        assert!(
+            gateway.contains("interrupts it") && !gateway.contains("data"),
+            "{gateway}"
+        );
     }
 
     #[test]

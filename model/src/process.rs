@@ -143,7 +143,10 @@ mod tests {
         for p in ProcessId::all() {
             assert_eq!(ProcessId::from_unit_name(&p.unit_name()), Some(p));
         }
-        assert_eq!(ProcessId::all().len(), 2 + catalog(Backend::Tempo).roles().count());
+        assert_eq!(
+            ProcessId::all().len(),
+            2 + catalog(Backend::Tempo).roles().count()
+        );
         assert_eq!(ProcessId::from_unit_name("lgtm-agent.service"), None);
         assert_eq!(ProcessId::from_unit_name("lgtm-tempo-nope.service"), None);
     }

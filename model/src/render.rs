@@ -51,9 +51,122 @@ pub enum RenderError {
     MissingSetting { backend: Backend, key: String },
 }
 
-/// Renders the processes `host` should run.
+/// Memberlist seeds per backend: enough that a starting process finds a live member.
+///
+/// Gossip spreads full membership once a process has joined through any one member, so
+/// `join_members` lists the processes of the first few hosts by name rather than every host:
+/// each config stays small however large the cluster, and adding or removing a host only
+/// touches other hosts' configs (and restarts them) when it enters or leaves this seed set.
+/// Name order keeps the set predictable for operators; new hosts named after the existing
+/// ones never move it. `rejoin_interval` lets a process that started while every seed was
+/// down join later.
+pub const MEMBERLIST_SEEDS: usize = 5;
+
+/// What rendering one host needs to know about the rest of its backends' clusters.
+///
+/// Computed once per cluster change; a host whose own intent and whose backends' topology
+/// did not change renders the same content, so callers can skip re-rendering it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    backends: BTreeMap<Backend, BackendTopology>,
+}
+
+/// One backend's share of the [`Topology`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendTopology {
+    /// `addr:port` memberlist seeds, sorted.
+    pub seeds: Vec<String>,
+    /// Targets that run on at least one host, with their replication factor.
+    pub replication: BTreeMap<&'static str, u8>,
+    /// gRPC address of the first query-frontend (by host name) that has registered.
+    pub frontend_grpc: Option<String>,
+}
+
+impl Topology {
+    /// Summarizes every host's roles and addresses.
+    pub fn of(hosts: &BTreeMap<HostName, HostIntent>) -> Topology {
+        let assignments: BTreeMap<HostName, Vec<Role>> = hosts
+            .iter()
+            .map(|(h, i)| (h.clone(), i.roles.clone()))
+            .collect();
+        let backends = Backend::ALL
+            .into_iter()
+            .map(|backend| (backend, BackendTopology::of(backend, hosts, &assignments)))
+            .filter(|(_, t)| !t.replication.is_empty())
+            .collect();
+        Topology { backends }
+    }
+
+    /// One backend's topology (empty when nothing of it is assigned).
+    pub fn backend(&self, backend: Backend) -> BackendTopology {
+        self.backends.get(&backend).cloned().unwrap_or_default()
+    }
+}
+
+impl BackendTopology {
+    fn of(
+        backend: Backend,
+        hosts: &BTreeMap<HostName, HostIntent>,
+        assignments: &BTreeMap<HostName, Vec<Role>>,
+    ) -> BackendTopology {
+        let by_target = hosts_by_target(backend, assignments);
+        let replication = by_target
+            .iter()
+            .map(|(r, h)| (r.name(), replication_factor(h.len())))
+            .collect();
+        let own = |intent: &HostIntent| -> Vec<Role> {
+            intent
+                .roles
+                .iter()
+                .copied()
+                .filter(|r| r.backend() == backend)
+                .collect()
+        };
+        let mut seeds: Vec<String> = hosts
+            .values()
+            .filter_map(|h| Some((h.address?, own(h))))
+            .filter(|(_, roles)| !roles.is_empty())
+            .take(MEMBERLIST_SEEDS)
+            .flat_map(|(addr, roles)| {
+                processes(&roles)
+                    .into_keys()
+                    .map(move |p| socket(addr, p.ports().memberlist))
+            })
+            .collect();
+        seeds.sort();
+        let frontend_grpc = by_target
+            .iter()
+            .find(|(r, _)| r.name() == "query-frontend")
+            .and_then(|(_, names)| {
+                names.iter().find_map(|name| {
+                    let h = hosts.get(name)?;
+                    let role = own(h)
+                        .into_iter()
+                        .find(|r| r.expand().iter().any(|t| t.name() == "query-frontend"))?;
+                    Some(socket(h.address?, ProcessId::for_role(role).ports().grpc))
+                })
+            });
+        BackendTopology {
+            seeds,
+            replication,
+            frontend_grpc,
+        }
+    }
+}
+
+/// Renders the processes `host` should run. Computes the cluster's [`Topology`]: to render
+/// many hosts, compute it once and call [`render_host`].
 pub fn host_processes(
     cluster: Cluster<'_>,
+    host: &HostName,
+) -> Result<Vec<DesiredProcess>, RenderError> {
+    render_host(cluster, &Topology::of(cluster.hosts), host)
+}
+
+/// Renders the processes `host` should run, given the cluster's topology.
+pub fn render_host(
+    cluster: Cluster<'_>,
+    topology: &Topology,
     host: &HostName,
 ) -> Result<Vec<DesiredProcess>, RenderError> {
     let intent = cluster
@@ -66,18 +179,14 @@ pub fn host_processes(
     let (Some(address), Some(data_root)) = (intent.address, intent.data_root.as_deref()) else {
         return Err(RenderError::NotRegistered(host.clone()));
     };
-    let assignments: BTreeMap<HostName, Vec<Role>> = cluster
-        .hosts
-        .iter()
-        .map(|(h, i)| (h.clone(), i.roles.clone()))
-        .collect();
     processes(&intent.roles)
         .into_iter()
         .map(|(id, roles)| {
             let data_dir = format!("{}/{}", data_root.trim_end_matches('/'), id.instance());
+            let topology = topology.backend(id.backend);
             let ctx = Ctx {
                 cluster,
-                assignments: &assignments,
+                topology: &topology,
                 host,
                 address,
                 id,
@@ -102,9 +211,29 @@ pub fn host_processes(
         .collect()
 }
 
+/// Whether a process running `old` must restart to run `new`.
+///
+/// Only `memberlist.join_members` may change without a restart: it is read when a process
+/// starts (and on rejoin), and gossip already knows the members. So a host joining or
+/// leaving a backend rewrites its peers' configs without restarting them. Anything that
+/// does not parse as YAML restarts, to be safe.
+pub fn needs_restart(old: &str, new: &str) -> bool {
+    fn without_seeds(text: &str) -> Option<Value> {
+        let mut v: Value = serde_yaml_ng::from_str(text).ok()?;
+        if let Some(m) = v.get_mut("memberlist").and_then(Value::as_object_mut) {
+            m.remove("join_members");
+        }
+        Some(v)
+    }
+    match (without_seeds(old), without_seeds(new)) {
+        (Some(a), Some(b)) => a != b,
+        _ => old != new,
+    }
+}
+
 struct Ctx<'a> {
     cluster: Cluster<'a>,
-    assignments: &'a BTreeMap<HostName, Vec<Role>>,
+    topology: &'a BackendTopology,
     host: &'a HostName,
     address: IpAddr,
     id: ProcessId,
@@ -122,30 +251,6 @@ impl Ctx<'_> {
         format!("{}-{}", self.cluster.settings.cluster_name, self.id.backend)
     }
 
-    /// `addr:port` of every registered process of this backend, this one included.
-    fn join_members(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .cluster
-            .hosts
-            .values()
-            .filter_map(|h| h.address.map(|a| (a, &h.roles)))
-            .flat_map(|(addr, roles)| {
-                let roles: Vec<Role> = roles
-                    .iter()
-                    .copied()
-                    .filter(|r| r.backend() == self.id.backend)
-                    .collect();
-                processes(&roles)
-                    .into_keys()
-                    .map(move |p| socket(addr, p.ports().memberlist))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
     fn memberlist(&self) -> Value {
         let ports = self.id.ports();
         json!({
@@ -153,7 +258,8 @@ impl Ctx<'_> {
             "bind_port": ports.memberlist,
             "advertise_addr": self.address.to_string(),
             "advertise_port": ports.memberlist,
-            "join_members": self.join_members(),
+            "join_members": self.topology.seeds,
+            "rejoin_interval": "1m",
         })
     }
 
@@ -168,25 +274,11 @@ impl Ctx<'_> {
 
     /// Replication factor of a replicated target of this backend.
     fn replication(&self, target: &str) -> u8 {
-        let hosts = hosts_by_target(self.id.backend, self.assignments);
-        let n = hosts
-            .iter()
-            .find(|(r, _)| r.name() == target)
-            .map_or(0, |(_, h)| h.len());
-        replication_factor(n)
-    }
-
-    /// First host (by name) running `target` of this backend, with that process's gRPC port.
-    fn first_grpc(&self, target: &str) -> Option<String> {
-        let hosts = hosts_by_target(self.id.backend, self.assignments);
-        let (_, names) = hosts.iter().find(|(r, _)| r.name() == target)?;
-        names.iter().find_map(|name| {
-            let h = self.cluster.hosts.get(name)?;
-            let role = h.roles.iter().find(|r| {
-                r.backend() == self.id.backend && r.expand().iter().any(|t| t.name() == target)
-            })?;
-            Some(socket(h.address?, ProcessId::for_role(*role).ports().grpc))
-        })
+        self.topology
+            .replication
+            .get(target)
+            .copied()
+            .unwrap_or(replication_factor(0))
     }
 
     fn runs(&self, target: &str) -> bool {
@@ -197,9 +289,7 @@ impl Ctx<'_> {
     }
 
     fn deployed(&self, target: &str) -> bool {
-        hosts_by_target(self.id.backend, self.assignments)
-            .keys()
-            .any(|r| r.name() == target)
+        self.topology.replication.contains_key(target)
     }
 
     fn s3(&self) -> Result<S3, RenderError> {
@@ -279,7 +369,7 @@ fn mimir(c: &Ctx<'_>) -> Result<Value, RenderError> {
     // Without a scheduler, queriers must be told where the frontends are.
     if c.deployed("query-scheduler") {
         cfg["query_scheduler"] = json!({ "service_discovery_mode": "ring" });
-    } else if let Some(frontend) = c.first_grpc("query-frontend") {
+    } else if let Some(frontend) = c.topology.frontend_grpc.clone() {
         cfg["frontend_worker"] = json!({ "frontend_address": frontend });
     }
     if fs {
@@ -379,7 +469,7 @@ fn tempo(c: &Ctx<'_>) -> Result<Value, RenderError> {
     }
     if c.runs("querier")
         && !c.runs("query-frontend")
-        && let Some(frontend) = c.first_grpc("query-frontend")
+        && let Some(frontend) = c.topology.frontend_grpc.clone()
     {
         cfg["querier"] = json!({ "frontend_worker": { "frontend_address": frontend } });
     }
@@ -464,6 +554,57 @@ mod tests {
         );
         // Deterministic: rendering twice gives identical bytes.
         assert_eq!(render(&hosts, &Settings::default(), "h2"), procs);
+    }
+
+    #[test]
+    fn seeds_are_bounded_and_new_hosts_leave_configs_alone() {
+        let names: Vec<String> = (1..=7).map(|i| format!("h{i}")).collect();
+        let spec: Vec<(&str, &[&str])> = names
+            .iter()
+            .map(|n| (n.as_str(), &["mimir:all"][..]))
+            .collect();
+        let hosts = lab(&spec);
+        let settings = Settings::default();
+        let before = render(&hosts, &settings, "h2");
+        let y = yaml(&before[0]);
+        let seeds = y["memberlist"]["join_members"].as_array().unwrap().len();
+        assert_eq!(seeds, MEMBERLIST_SEEDS, "{y:?}");
+        assert_eq!(y["memberlist"]["rejoin_interval"], "1m");
+        // An eighth host, named after the seeds: the topology and h2's config stay the same.
+        let mut more = hosts.clone();
+        more.insert(
+            "h8".parse().unwrap(),
+            HostIntent {
+                address: Some("198.18.0.9".parse().unwrap()),
+                data_root: Some("/var/lib/lgtm".into()),
+                roles: vec![r("mimir:all")],
+            },
+        );
+        assert_eq!(Topology::of(&more), Topology::of(&hosts));
+        assert_eq!(render(&more, &settings, "h2"), before);
+        // A host named before the seeds enters the seed set: that does change configs.
+        let mut first = hosts.clone();
+        first.insert(
+            "a0".parse().unwrap(),
+            HostIntent {
+                roles: vec![r("mimir:all")],
+                ..more[&"h8".parse().unwrap()].clone()
+            },
+        );
+        assert_ne!(Topology::of(&first), Topology::of(&hosts));
+    }
+
+    #[test]
+    fn only_seed_changes_skip_the_restart() {
+        let a = "memberlist:\n  join_members: [a:1]\n  bind_port: 1\nserver: {log_level: info}\n";
+        let seeds =
+            "memberlist:\n  join_members: [a:1, b:1]\n  bind_port: 1\nserver: {log_level: info}\n";
+        let level =
+            "memberlist:\n  join_members: [a:1]\n  bind_port: 1\nserver: {log_level: debug}\n";
+        assert!(!needs_restart(a, a));
+        assert!(!needs_restart(a, seeds));
+        assert!(needs_restart(a, level));
+        assert!(needs_restart("{not yaml", a));
     }
 
     #[test]

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `lgtmctl` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    lgtmctl::main()
+}

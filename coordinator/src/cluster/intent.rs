@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lgtm_model::render::{self, HostIntent, RenderError};
+use lgtm_model::render::{self, HostIntent, RenderError, Topology};
 use lgtm_model::settings::{Secrets, Settings};
 use lgtm_model::wire::DesiredProcess;
-use lgtm_model::{HostName, Role};
+use lgtm_model::{Backend, HostName, Role};
 
 /// One host's rendered processes, or why they cannot be rendered.
 pub type Rendered = Result<Arc<Vec<DesiredProcess>>, RenderError>;
@@ -30,15 +30,50 @@ impl Intent {
 
     /// Renders every host. Pure: the same intent always renders the same content.
     pub fn render_all(&self) -> BTreeMap<HostName, Rendered> {
+        let topology = Topology::of(&self.hosts);
+        self.hosts
+            .keys()
+            .map(|h| (h.clone(), self.render(&topology, h)))
+            .collect()
+    }
+
+    /// Renders after a change from `prev`, re-rendering only the hosts whose own intent or
+    /// whose backends' topology changed; the others keep `prev_rendered` (same content).
+    pub fn rerender(
+        &self,
+        prev: &Intent,
+        prev_rendered: &BTreeMap<HostName, Rendered>,
+    ) -> BTreeMap<HostName, Rendered> {
+        if self.settings != prev.settings || self.secrets != prev.secrets {
+            return self.render_all();
+        }
+        let topology = Topology::of(&self.hosts);
+        let before = Topology::of(&prev.hosts);
+        let moved: Vec<Backend> = Backend::ALL
+            .into_iter()
+            .filter(|b| topology.backend(*b) != before.backend(*b))
+            .collect();
+        self.hosts
+            .iter()
+            .map(|(name, host)| {
+                let unchanged = prev.hosts.get(name) == Some(host)
+                    && !host.roles.iter().any(|r| moved.contains(&r.backend()));
+                let rendered = match prev_rendered.get(name) {
+                    Some(r) if unchanged => r.clone(),
+                    _ => self.render(&topology, name),
+                };
+                (name.clone(), rendered)
+            })
+            .collect()
+    }
+
+    fn render(&self, topology: &Topology, host: &HostName) -> Rendered {
         let cluster = render::Cluster {
             settings: &self.settings,
             secrets: &self.secrets,
             hosts: &self.hosts,
         };
-        self.hosts
-            .keys()
-            .map(|h| (h.clone(), render::host_processes(cluster, h).map(Arc::new)))
-            .collect()
+        render::render_host(cluster, topology, host).map(Arc::new)
     }
 }
 
@@ -48,4 +83,65 @@ pub fn assignments(hosts: &BTreeMap<HostName, HostIntent>) -> BTreeMap<HostName,
         .iter()
         .map(|(h, i)| (h.clone(), i.roles.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(addr: Option<&str>, roles: &[&str]) -> HostIntent {
+        HostIntent {
+            address: addr.map(|a| a.parse().unwrap()),
+            data_root: addr.map(|_| "/var/lib/lgtm".to_owned()),
+            roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
+        }
+    }
+
+    /// Every step is one change; incremental rendering must always equal a full render.
+    #[test]
+    fn rerender_equals_a_full_render_after_every_change() {
+        type Step = Box<dyn Fn(&mut Intent)>;
+        let set = |name: &'static str, h: HostIntent| -> Step {
+            Box::new(move |i: &mut Intent| {
+                i.hosts.insert(name.parse().unwrap(), h.clone());
+            })
+        };
+        let steps: Vec<Step> = vec![
+            set("h1", host(Some("198.18.0.2"), &["mimir:all"])),
+            set("h2", host(None, &["mimir:querier"])),
+            set("h2", host(Some("198.18.0.3"), &["mimir:querier"])),
+            set(
+                "h3",
+                host(Some("198.18.0.4"), &["mimir:ingester", "loki:all"]),
+            ),
+            set(
+                "h4",
+                host(Some("198.18.0.5"), &["mimir:ingester", "tempo:querier"]),
+            ),
+            set("h5", host(Some("198.18.0.6"), &["tempo:query-frontend"])),
+            set("h0", host(Some("198.18.0.7"), &["loki:read"])),
+            Box::new(|i: &mut Intent| i.settings.set("loki.log_level", "debug").unwrap()),
+            Box::new(|i: &mut Intent| {
+                i.secrets
+                    .insert("mimir.storage.s3.secret_access_key".into(), "x".into());
+            }),
+            set("h6", host(Some("198.18.0.8"), &["mimir:ingester"])),
+            set("h7", host(Some("198.18.0.9"), &["mimir:ingester"])),
+            Box::new(|i: &mut Intent| {
+                i.hosts.remove(&"h1".parse().unwrap());
+            }),
+            set("h3", host(Some("198.18.0.4"), &["loki:all"])),
+        ];
+        let mut intent = Intent::default();
+        let mut rendered = intent.render_all();
+        for (n, step) in steps.iter().enumerate() {
+            let mut next = intent.clone();
+            step(&mut next);
+            let incremental = next.rerender(&intent, &rendered);
+            assert_eq!(incremental, next.render_all(), "step {n}");
+            intent = next;
+            rendered = incremental;
+        }
+        assert_eq!(rendered.len(), 7);
+    }
 }

@@ -208,7 +208,7 @@ impl Core {
             });
         }
         let index = self.index + 1;
-        let rendered = plan.next.render_all();
+        let rendered = plan.next.rerender(&self.intent, &self.rendered);
         let (marks, moved) = marks::advance(&self.marks, &rendered, index);
         self.store
             .commit(&Commit {

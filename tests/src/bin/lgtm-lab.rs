@@ -14,7 +14,16 @@ use tokio::signal::unix::{SignalKind, signal};
 
 /// Mimir microservices over three hosts: every required role, replicated ones on all three.
 const TOPOLOGY: &[(usize, &[&str])] = &[
-    (1, &["distributor", "ingester", "query-frontend", "query-scheduler", "store-gateway"]),
+    (
+        1,
+        &[
+            "distributor",
+            "ingester",
+            "query-frontend",
+            "query-scheduler",
+            "store-gateway",
+        ],
+    ),
     (2, &["ingester", "querier", "store-gateway"]),
     (3, &["ingester", "compactor", "ruler", "store-gateway"]),
 ];
@@ -42,12 +51,17 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> anyhow::Result<()> {
     eprintln!("booting 3 hosts...");
     let mut lab = Lab::start(LabSpec::hosts(3)).context("failed to start the lab")?;
-    lab.start_coordinator().context("failed to start the coordinator")?;
+    lab.start_coordinator()
+        .context("failed to start the coordinator")?;
     for host in lab.hosts() {
         host.start_agent()
             .with_context(|| format!("failed to start the agent on {}", host.name()))?;
     }
-    let backends = if lab.uses_standin() { "stand-in backends" } else { "real backends" };
+    let backends = if lab.uses_standin() {
+        "stand-in backends"
+    } else {
+        "real backends"
+    };
     eprintln!("assigning a Mimir microservices topology ({backends})...");
     for (n, roles) in TOPOLOGY {
         let host = lab.host(*n).name().to_owned();
@@ -88,7 +102,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
 /// Blocks until SIGINT or SIGTERM. Handlers, not a blocked mask: children must still get
 /// their own signals (a blocked mask would be inherited across exec).
 fn wait_for_signal() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
     rt.block_on(async {
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;

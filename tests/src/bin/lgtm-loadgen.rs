@@ -39,8 +39,9 @@ struct Args {
     /// Seconds latencies are measured once all agents run.
     #[arg(long, default_value_t = 15)]
     measure_s: u64,
-    /// Concurrent requests while registering and assigning hosts.
-    #[arg(long, default_value_t = 32)]
+    /// Concurrent requests while registering and assigning hosts (the coordinator applies
+    /// changes one at a time, so more only queues).
+    #[arg(long, default_value_t = 4)]
     setup_concurrency: usize,
     /// Seconds allowed for setting up hosts, and again for starting agents.
     #[arg(long, default_value_t = 600)]

@@ -364,7 +364,8 @@ fn stage_host(stage: &Path, n: usize, hosts: &str, standin: Option<&Path>) -> Re
             .map_err(LabError::io("stage lgtm-standin"))?;
         for name in ["mimir", "loki", "tempo"] {
             // The stand-in answers as the backend its argv[0] names.
-            symlink("lgtm-standin", bin.join(name)).map_err(LabError::io(format!("stage {name}")))?;
+            symlink("lgtm-standin", bin.join(name))
+                .map_err(LabError::io(format!("stage {name}")))?;
         }
     }
     Ok(())

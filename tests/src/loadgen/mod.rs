@@ -111,8 +111,15 @@ pub fn sim_host(i: usize) -> String {
 pub async fn run(o: Options) -> anyhow::Result<Summary> {
     let role =
         Role::resolve(&o.role, None, Backend::Mimir).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
-    let nofile = process::raise_nofile(o.agents as u64 * 3 + 4096)?;
+    // One long-poll connection per agent, a few pooled ones for reports, and slack.
+    let want = o.agents as u64 * 2 + 4096;
+    let nofile = process::raise_nofile(want)?;
     eprintln!("loadgen: RLIMIT_NOFILE {nofile} (inherited by a coordinator started here)");
+    if nofile < want {
+        eprintln!(
+            "loadgen: wanted {want} open files; the hard limit is lower and raising it needs CAP_SYS_RESOURCE"
+        );
+    }
 
     let spawned = match &o.coordinator {
         Some(_) => None,
@@ -134,11 +141,21 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
         .or(spawned.as_ref().map(process::Spawned::pid));
     eprintln!("loadgen: coordinator {base} (pid {pid:?})");
 
+    // Setup requests queue behind each other in the coordinator's single writer: only the
+    // overall setup limit bounds them.
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
+        .timeout(o.setup_timeout.max(Duration::from_secs(60)))
         .build()?;
     let started = Instant::now();
-    setup::hosts(&http, &base, o.agents, role, o.setup_concurrency, o.setup_timeout).await?;
+    setup::hosts(
+        &http,
+        &base,
+        o.agents,
+        role,
+        o.setup_concurrency,
+        o.setup_timeout,
+    )
+    .await?;
     eprintln!(
         "loadgen: {} hosts registered and assigned {role} in {:.1}s",
         o.agents,

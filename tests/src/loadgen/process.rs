@@ -113,7 +113,8 @@ fn vm_hwm_kb(status: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Raises this process's open-file limit to at least `want` (children inherit it).
+/// Raises this process's open-file limit towards `want` (children inherit it); returns the
+/// new soft limit, which stays below `want` when the hard limit is lower and cannot be raised.
 pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {
     let (soft, hard) =
         getrlimit(Resource::RLIMIT_NOFILE).context("failed to read RLIMIT_NOFILE")?;

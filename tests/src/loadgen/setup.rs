@@ -16,7 +16,7 @@ use super::{sim_address, sim_host};
 /// How often progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-/// Registers hosts 1..=n and assigns each `role`, `concurrency` hosts at a time.
+/// Registers hosts 1..=n, then assigns each `role`, `concurrency` requests at a time.
 pub async fn hosts(
     http: &reqwest::Client,
     base: &str,
@@ -25,16 +25,23 @@ pub async fn hosts(
     concurrency: usize,
     limit: Duration,
 ) -> anyhow::Result<()> {
+    let registered = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     // Latency of the latest assignment: each change costs the coordinator more as hosts grow.
     let last_change_us = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let work = run(http, base, n, role, concurrency, &done, &last_change_us);
+    let counters = Counters {
+        registered: registered.clone(),
+        assigned: done.clone(),
+        last_change_us: last_change_us.clone(),
+    };
+    let work = run(http, base, n, role, concurrency, &counters);
     let progress = async {
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
             eprintln!(
-                "loadgen: {}/{n} hosts set up after {:.0}s; latest assignment took {} ms",
+                "loadgen: {}/{n} hosts registered, {}/{n} assigned after {:.0}s; latest assignment took {} ms",
+                registered.load(Ordering::Relaxed),
                 done.load(Ordering::Relaxed),
                 started.elapsed().as_secs_f64(),
                 last_change_us.load(Ordering::Relaxed) / 1000
@@ -45,7 +52,8 @@ pub async fn hosts(
         result = tokio::time::timeout(limit, work) => match result {
             Ok(r) => r,
             Err(_) => bail!(
-                "setting up {n} hosts took longer than {limit:?}: {} were registered and assigned; the latest assignment took {} ms",
+                "setting up {n} hosts took longer than {limit:?}: {} were registered, {} assigned; the latest assignment took {} ms",
+                registered.load(Ordering::Relaxed),
                 done.load(Ordering::Relaxed),
                 last_change_us.load(Ordering::Relaxed) / 1000
             ),
@@ -54,41 +62,73 @@ pub async fn hosts(
     }
 }
 
+/// Setup progress, shared with the progress printer.
+struct Counters {
+    registered: Arc<AtomicUsize>,
+    assigned: Arc<AtomicUsize>,
+    last_change_us: Arc<AtomicU64>,
+}
+
 async fn run(
     http: &reqwest::Client,
     base: &str,
     n: usize,
     role: Role,
     concurrency: usize,
-    done: &Arc<AtomicUsize>,
-    last_change_us: &Arc<AtomicU64>,
+    c: &Counters,
 ) -> anyhow::Result<()> {
-    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    for i in 1..=n {
-        let permit = limit.clone().acquire_owned().await?;
+    // Register every host first: a host without roles renders to nothing, so registrations
+    // stay cheap; each assignment then re-renders only hosts that run something.
+    each_host(n, concurrency, |i| {
         let (http, base) = (http.clone(), base.to_owned());
-        let (done, last_change_us) = (done.clone(), last_change_us.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            let host = sim_host(i);
+        let registered = c.registered.clone();
+        async move {
             let register = RegisterRequest {
-                host: host.parse()?,
+                host: sim_host(i).parse()?,
                 address: sim_address(i),
                 data_root: "/var/lib/lgtm".into(),
                 agent_version: "loadgen".into(),
             };
             send(http.post(format!("{base}/v1/hosts")).json(&register)).await?;
+            registered.fetch_add(1, Ordering::Relaxed);
+            anyhow::Ok(())
+        }
+    })
+    .await?;
+    each_host(n, concurrency, |i| {
+        let (http, base) = (http.clone(), base.to_owned());
+        let (done, last_change_us) = (c.assigned.clone(), c.last_change_us.clone());
+        async move {
             let assign = AssignRequest {
                 role: role.to_string(),
                 backend: None,
             };
             let t = Instant::now();
-            send(http.post(format!("{base}/v1/hosts/{host}/roles")).json(&assign)).await?;
+            let url = format!("{base}/v1/hosts/{}/roles", sim_host(i));
+            send(http.post(url).json(&assign)).await?;
             let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
             last_change_us.store(us, Ordering::Relaxed);
             done.fetch_add(1, Ordering::Relaxed);
             anyhow::Ok(())
+        }
+    })
+    .await
+}
+
+/// Runs `job(i)` for i in 1..=n, `concurrency` at a time, stopping at the first error.
+async fn each_host<F, Fut>(n: usize, concurrency: usize, job: F) -> anyhow::Result<()>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for i in 1..=n {
+        let permit = limit.clone().acquire_owned().await?;
+        let work = job(i);
+        tasks.spawn(async move {
+            let _permit = permit;
+            work.await
         });
         // Surface the first failure early instead of after all hosts.
         while let Some(finished) = tasks.try_join_next() {

@@ -1,0 +1,304 @@
+//! The command line: clap types only, parsed into plain values before anything runs.
+
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+use lgtm_model::{Backend, HostName};
+use reqwest::Url;
+
+use crate::error::EXIT_CODES;
+
+/// Where lgtmctl looks for the coordinator unless told otherwise.
+pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7700";
+
+/// What waiting prints and how it exits, for the commands that wait.
+const WAIT_EXIT: &str = "\
+Waiting (--wait, or `lgtmctl wait`) polls the cluster status until the host's agent reports
+the change applied and every unit of the host's roles active (a removed role's unit gone).
+On a terminal a progress line shows on stderr. Exits 0 when done, 1 when a unit or action
+failed (its error is printed), 4 when the timeout passed.";
+
+/// Operate an lgtm cluster (Mimir, Loki and Tempo on systemd hosts) through its coordinator.
+#[derive(Debug, Parser)]
+#[command(name = "lgtmctl", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The coordinator's URL.
+    #[arg(
+        long,
+        global = true,
+        env = "LGTM_COORDINATOR",
+        default_value = DEFAULT_COORDINATOR,
+        value_parser = parse_url,
+        value_name = "URL"
+    )]
+    pub coordinator: Url,
+    /// Output format: tables for people, the API's JSON for programs.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned text.
+    Table,
+    /// The coordinator's JSON answer, pretty-printed.
+    Json,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Assign a role (ingester, mimir:ingester, a meta-role such as write) to a host.
+    #[command(after_help = WAIT_EXIT)]
+    AssignRole(AssignRole),
+    /// Remove a role from a host.
+    #[command(after_help = WAIT_EXIT)]
+    UnassignRole(UnassignRole),
+    /// List hosts and their roles (desired state).
+    Hosts,
+    /// Show or remove one host.
+    #[command(subcommand)]
+    Host(HostCommand),
+    /// Cluster status: backend verdicts and roles (desired), agents and units (reported).
+    Status,
+    /// Read and change cluster and backend settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Wait until a host's agent applied its desired state and its units are active.
+    #[command(after_help = WAIT_EXIT)]
+    Wait(Wait),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// `assign-role`.
+#[derive(Debug, Args)]
+pub struct AssignRole {
+    /// The host.
+    pub host: HostName,
+    /// The role: `ingester` (in the default backend), `mimir:ingester`, `write`, `all`.
+    pub role: String,
+    /// Backend of an unqualified role: mimir, loki or tempo (default: the cluster's default).
+    #[arg(long, short = 'b')]
+    pub backend: Option<Backend>,
+    #[command(flatten)]
+    pub wait: WaitFlags,
+}
+
+/// `unassign-role`.
+#[derive(Debug, Args)]
+pub struct UnassignRole {
+    /// The host.
+    pub host: HostName,
+    /// The role, as it was assigned.
+    pub role: String,
+    /// Backend of an unqualified role: mimir, loki or tempo (default: the cluster's default).
+    #[arg(long, short = 'b')]
+    pub backend: Option<Backend>,
+    /// Confirm removing a stateful role (ingester, store-gateway, compactor, ...).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub wait: WaitFlags,
+}
+
+/// `--wait` and `--timeout` of the commands that change a host.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct WaitFlags {
+    /// Wait until the host's agent applied the change.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (e.g. 90s, 2m, 1m30s).
+    #[arg(long, value_parser = parse_duration, default_value = "2m", value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// `host ...`.
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// List hosts (same as `lgtmctl hosts`).
+    List,
+    /// Show one host: roles (desired), agent, units (reported).
+    Show {
+        /// The host.
+        name: HostName,
+    },
+    /// Forget a host; its roles are unassigned.
+    Remove {
+        /// The host.
+        name: HostName,
+        /// Confirm removing a host that still has roles.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show settings (all, or one key); secrets only show whether they are set.
+    Get {
+        /// A dotted key, e.g. mimir.storage.s3.bucket.
+        key: Option<String>,
+    },
+    /// Change one setting.
+    Set(ConfigSet),
+}
+
+/// `config set`.
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("source").required(true).args(["value", "from_stdin"])),
+    override_usage = "lgtmctl config set [OPTIONS] <KEY> <VALUE|--from-stdin>"
+)]
+pub struct ConfigSet {
+    /// A dotted key, e.g. mimir.log_level.
+    pub key: String,
+    /// The new value; empty clears an optional setting. Secrets take --from-stdin instead.
+    pub value: Option<String>,
+    /// Read the value from standard input (not echoed on a terminal): the way to set secrets.
+    #[arg(long)]
+    pub from_stdin: bool,
+}
+
+/// `wait`.
+#[derive(Debug, Args)]
+pub struct Wait {
+    /// The host.
+    pub host: HostName,
+    /// The index to reach (default: the host's current desired index).
+    #[arg(long)]
+    pub index: Option<u64>,
+    /// How long to wait (e.g. 90s, 2m, 1m30s).
+    #[arg(long, value_parser = parse_duration, default_value = "2m", value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// Accepts `http(s)://host[:port][/prefix]`, or `host:port` meaning plain HTTP.
+pub fn parse_url(s: &str) -> Result<Url, String> {
+    let with_scheme = if s.contains("://") {
+        s.to_owned()
+    } else {
+        format!("http://{s}")
+    };
+    let url = Url::parse(&with_scheme)
+        .map_err(|e| format!("'{s}' is not a URL ({e}); give one like http://127.0.0.1:7700"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "'{s}' is not an http(s) URL; give one like http://127.0.0.1:7700"
+        ));
+    }
+    Ok(url)
+}
+
+/// Parses `90s`, `2m`, `1m30s`, `1h`, `500ms` (a bare number means seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("'{s}' is not a duration; write it like 90s, 2m or 1m30s");
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(unit);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("2m", 120_000),
+            ("90s", 90_000),
+            ("1m30s", 90_000),
+            ("1h", 3_600_000),
+            ("500ms", 500),
+            ("15", 15_000),
+        ];
+        for (input, ms) in ok {
+            assert_eq!(
+                parse_duration(input),
+                Ok(Duration::from_millis(ms)),
+                "{input}"
+            );
+        }
+        for bad in ["", "m", "2x", "1.5m", "-3s", "s2"] {
+            let e = parse_duration(bad).expect_err("must be refused");
+            assert!(e.contains("90s, 2m or 1m30s"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("127.0.0.1:7700").map(String::from),
+            Ok("http://127.0.0.1:7700/".to_owned())
+        );
+        assert!(parse_url("https://coord.example/lgtm").is_ok());
+        assert!(
+            parse_url("ftp://x")
+                .expect_err("must be refused")
+                .contains("not an http(s) URL")
+        );
+        assert!(parse_url("http://").is_err());
+    }
+
+    #[test]
+    fn the_documented_form_parses() {
+        let cli =
+            Cli::try_parse_from(["lgtmctl", "assign-role", "host3", "ingester"]).expect("parses");
+        match cli.command {
+            Command::AssignRole(a) => {
+                assert_eq!(a.host.as_str(), "host3");
+                assert_eq!(a.role, "ingester");
+                assert_eq!(a.backend, None);
+                assert!(!a.wait.wait);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let e = Cli::try_parse_from(["lgtmctl", "assign-role", "bad_host", "ingester"])
+            .expect_err("must be refused")
+            .to_string();
+        assert!(e.contains("RFC 1123"), "{e}");
+        let e = Cli::try_parse_from(["lgtmctl", "config", "set", "cluster.name"])
+            .expect_err("must be refused")
+            .to_string();
+        assert!(e.contains("--from-stdin"), "{e}");
+    }
+}

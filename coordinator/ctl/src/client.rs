@@ -1,0 +1,310 @@
+//! A typed client for the coordinator's HTTP API ([`lgtm_model::wire`]).
+//!
+//! Every answer is kept twice: typed, for tables and decisions, and as the JSON the
+//! coordinator sent, for `--output json`. Non-2xx answers become [`ClientError::Api`] with the
+//! coordinator's own message.
+
+use std::time::Duration;
+
+use lgtm_model::HostName;
+use lgtm_model::wire::{
+    ApiError, AssignRequest, AssignResponse, ClusterStatus, ErrorBody, HostRecord, HostRemoved,
+    SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
+};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How long a connection attempt may take before the coordinator counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound for one request; no lgtmctl request long-polls.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot reach the coordinator at {url} ({cause}); start it, or point lgtmctl elsewhere with --coordinator URL or LGTM_COORDINATOR=URL"
+    )]
+    Unreachable { url: String, cause: String },
+    #[error("{}", .error.message)]
+    Api { status: u16, error: ApiError },
+    #[error("the coordinator at {url} answered {status} with {what}: {detail}")]
+    Protocol {
+        url: String,
+        status: u16,
+        what: &'static str,
+        detail: String,
+    },
+}
+
+/// A decoded answer together with the JSON it came from.
+#[derive(Debug)]
+pub struct Answer<T> {
+    /// The typed answer.
+    pub value: T,
+    /// The answer as the coordinator sent it.
+    pub json: serde_json::Value,
+}
+
+/// The coordinator's API.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: Url,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the coordinator at `base` (`http://127.0.0.1:7700`).
+    pub fn new(base: Url) -> Client {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            // Only fails when the TLS backend cannot initialise: nothing a user can fix.
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Client { base, http }
+    }
+
+    /// The coordinator's address, as given.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<Answer<ClusterStatus>, ClientError> {
+        self.call(Method::GET, paths::STATUS, &[], NO_BODY, &[])
+            .await
+    }
+
+    /// `GET /v1/hosts`.
+    pub async fn hosts(&self) -> Result<Answer<Vec<HostRecord>>, ClientError> {
+        self.call(Method::GET, paths::HOSTS, &[], NO_BODY, &[])
+            .await
+    }
+
+    /// `GET /v1/hosts/{host}`.
+    pub async fn host(&self, host: &HostName) -> Result<Answer<HostRecord>, ClientError> {
+        self.call(Method::GET, paths::HOST, &[host.as_str()], NO_BODY, &[])
+            .await
+    }
+
+    /// `DELETE /v1/hosts/{host}`.
+    pub async fn remove_host(
+        &self,
+        host: &HostName,
+        force: bool,
+    ) -> Result<Answer<HostRemoved>, ClientError> {
+        let query = force_query(force);
+        self.call(
+            Method::DELETE,
+            paths::HOST,
+            &[host.as_str()],
+            NO_BODY,
+            query,
+        )
+        .await
+    }
+
+    /// `POST /v1/hosts/{host}/roles`.
+    pub async fn assign(
+        &self,
+        host: &HostName,
+        request: &AssignRequest,
+    ) -> Result<Answer<AssignResponse>, ClientError> {
+        let path = paths::HOST_ROLES;
+        self.call(Method::POST, path, &[host.as_str()], Some(request), &[])
+            .await
+    }
+
+    /// `DELETE /v1/hosts/{host}/roles/{role}`.
+    pub async fn unassign(
+        &self,
+        host: &HostName,
+        role: &str,
+        force: bool,
+    ) -> Result<Answer<UnassignResponse>, ClientError> {
+        let query = force_query(force);
+        let params = [host.as_str(), role];
+        self.call(Method::DELETE, paths::HOST_ROLE, &params, NO_BODY, query)
+            .await
+    }
+
+    /// `GET /v1/settings`.
+    pub async fn settings(&self) -> Result<Answer<Vec<SettingEntry>>, ClientError> {
+        self.call(Method::GET, paths::SETTINGS, &[], NO_BODY, &[])
+            .await
+    }
+
+    /// `PUT /v1/settings/{key}`; the value may be a secret and is never logged here.
+    pub async fn set_setting(
+        &self,
+        key: &str,
+        value: String,
+    ) -> Result<Answer<SettingChanged>, ClientError> {
+        let body = SetSetting { value };
+        self.call(Method::PUT, paths::SETTING, &[key], Some(&body), &[])
+            .await
+    }
+
+    /// Fills `{param}` segments of `template` in order, percent-encoding each value.
+    fn url(&self, template: &str, params: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        let mut params = params.iter();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty();
+            for seg in template.split('/').filter(|s| !s.is_empty()) {
+                if seg.starts_with('{') {
+                    segments.push(params.next().copied().unwrap_or_default());
+                } else {
+                    segments.push(seg);
+                }
+            }
+        }
+        url
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        template: &str,
+        params: &[&str],
+        body: Option<&B>,
+        query: &[(&str, &str)],
+    ) -> Result<Answer<T>, ClientError> {
+        let url = self.url(template, params);
+        let mut request = self.http.request(method, url.clone()).query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: self.base.to_string().trim_end_matches('/').to_owned(),
+            cause: root_cause(&e),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let text = response.text().await.map_err(unreachable)?;
+        decode(&url, status, &text)
+    }
+}
+
+const NO_BODY: Option<&()> = None;
+
+fn force_query(force: bool) -> &'static [(&'static str, &'static str)] {
+    if force { &[("force", "true")] } else { &[] }
+}
+
+/// Turns an answer into a typed value, the coordinator's error, or a protocol error.
+fn decode<T: DeserializeOwned>(
+    url: &Url,
+    status: StatusCode,
+    text: &str,
+) -> Result<Answer<T>, ClientError> {
+    let protocol = |what, detail: String| ClientError::Protocol {
+        url: url.to_string(),
+        status: status.as_u16(),
+        what,
+        detail,
+    };
+    if !status.is_success() {
+        return match serde_json::from_str::<ErrorBody>(text) {
+            Ok(body) => Err(ClientError::Api {
+                status: status.as_u16(),
+                error: body.error,
+            }),
+            Err(_) => Err(protocol("a body that is not an lgtm error", snippet(text))),
+        };
+    }
+    // An empty 2xx body (204) reads as JSON null.
+    let json: serde_json::Value = if text.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(text).map_err(|e| protocol("invalid JSON", e.to_string()))?
+    };
+    let value = T::deserialize(&json)
+        .map_err(|e| protocol("JSON this lgtmctl does not understand", e.to_string()))?;
+    Ok(Answer { value, json })
+}
+
+/// The first 200 printable characters of a body, for error messages.
+fn snippet(text: &str) -> String {
+    text.chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The innermost cause ("Connection refused (os error 111)"), which is what a user can act on.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    if e.to_string().contains("timed out") || cur.to_string().contains("timed out") {
+        return "timed out".into();
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Client {
+        Client::new(base.parse().expect("test URL"))
+    }
+
+    #[test]
+    fn paths_are_filled_and_encoded() {
+        let c = client("http://127.0.0.1:7700");
+        let url = c.url(paths::HOST_ROLE, &["host3", "mimir:ingester"]);
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:7700/v1/hosts/host3/roles/mimir:ingester"
+        );
+        let url = c.url(paths::SETTING, &["a/b?c d"]);
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:7700/v1/settings/a%2Fb%3Fc%20d"
+        );
+        // A base with a path prefix (behind a proxy) keeps it.
+        let c = client("http://proxy.example:80/lgtm/");
+        assert_eq!(
+            c.url(paths::STATUS, &[]).as_str(),
+            "http://proxy.example/lgtm/v1/status"
+        );
+    }
+
+    #[test]
+    fn error_bodies_become_api_errors() {
+        let url: Url = "http://127.0.0.1:7700/v1/hosts/h/roles"
+            .parse()
+            .expect("url");
+        let body = r#"{"error":{"code":"unknown_role","message":"unknown role 'quorier' for mimir; did you mean 'querier'?","field":"role"}}"#;
+        let err = decode::<AssignResponse>(&url, StatusCode::BAD_REQUEST, body)
+            .expect_err("must be refused");
+        assert_eq!(
+            err.to_string(),
+            "unknown role 'quorier' for mimir; did you mean 'querier'?"
+        );
+        assert!(matches!(err, ClientError::Api { status: 400, .. }));
+
+        let err = decode::<AssignResponse>(&url, StatusCode::BAD_GATEWAY, "<html>\n")
+            .expect_err("must be refused");
+        assert!(err.to_string().contains("502"), "{err}");
+        let err =
+            decode::<Vec<HostRecord>>(&url, StatusCode::OK, "{}").expect_err("must be refused");
+        assert!(err.to_string().contains("does not understand"), "{err}");
+    }
+
+    #[test]
+    fn answers_keep_their_json() {
+        let url: Url = "http://127.0.0.1:7700/v1/hosts".parse().expect("url");
+        let body =
+            r#"[{"name":"host3","address":null,"data_root":null,"roles":["mimir:ingester"]}]"#;
+        let a = decode::<Vec<HostRecord>>(&url, StatusCode::OK, body).expect("decodes");
+        assert_eq!(a.value[0].name.as_str(), "host3");
+        assert_eq!(a.json[0]["roles"][0], "mimir:ingester");
+    }
+}

@@ -1,0 +1,305 @@
+//! Formatting tests: fixed inputs, the exact text an operator sees.
+
+use lgtm_model::consistency::{BackendConsistency, Replication};
+use lgtm_model::wire::{ActionResult, ClusterStatus, HostFacts, HostStatus, Liveness, UnitStatus};
+use lgtm_model::{Backend, HostName};
+
+use super::*;
+
+fn role(s: &str) -> Role {
+    s.parse().expect("test role")
+}
+
+fn name(s: &str) -> HostName {
+    s.parse().expect("test host")
+}
+
+fn sample_status() -> ClusterStatus {
+    let mimir = BackendConsistency {
+        backend: Backend::Mimir,
+        deployed: true,
+        consistent: false,
+        missing: vec![role("mimir:querier"), role("mimir:ruler")],
+        replication: vec![Replication {
+            role: role("mimir:ingester"),
+            hosts: 1,
+            factor: 1,
+        }],
+        warnings: vec!["mimir:ingester runs with replication factor 1 (1 host): losing one host loses data; assign it to at least 3 hosts".into()],
+    };
+    let loki = BackendConsistency {
+        backend: Backend::Loki,
+        deployed: true,
+        consistent: true,
+        missing: vec![],
+        replication: vec![Replication {
+            role: role("loki:ingester"),
+            hosts: 3,
+            factor: 3,
+        }],
+        warnings: vec![],
+    };
+    let tempo = BackendConsistency {
+        backend: Backend::Tempo,
+        deployed: false,
+        consistent: false,
+        missing: vec![role("tempo:compactor")],
+        replication: vec![],
+        warnings: vec![],
+    };
+    let h1 = HostStatus {
+        name: name("host1"),
+        address: Some("198.18.0.1".parse().expect("ip")),
+        roles: vec![role("loki:all"), role("mimir:write")],
+        liveness: Liveness::Alive,
+        last_report_seconds_ago: Some(3),
+        desired_index: 14,
+        applied_index: Some(14),
+        behind: false,
+        units: vec![
+            UnitStatus {
+                unit: "lgtm-loki.service".into(),
+                active_state: "active".into(),
+                sub_state: "running".into(),
+                n_restarts: 0,
+                main_pid: 42,
+                exec_main_status: 0,
+                ready: Some(true),
+                error: None,
+            },
+            UnitStatus {
+                unit: "lgtm-mimir.service".into(),
+                active_state: "failed".into(),
+                sub_state: "failed".into(),
+                n_restarts: 5,
+                main_pid: 0,
+                exec_main_status: 1,
+                ready: None,
+                error: Some(
+                    "exit status 1\nerror loading config: field foo not found\x1b[0m".into(),
+                ),
+            },
+        ],
+        failed_actions: vec![ActionResult {
+            action: "restart lgtm-mimir.service".into(),
+            ok: false,
+            error: Some("job failed".into()),
+        }],
+        facts: Some(HostFacts {
+            cpus: 4,
+            load1: 0.5,
+            memory_total_bytes: 8 << 30,
+            memory_available_bytes: 6 << 30,
+            disks: vec![],
+        }),
+    };
+    let h3 = HostStatus {
+        name: name("host3"),
+        address: None,
+        roles: vec![role("mimir:ingester")],
+        liveness: Liveness::Unknown,
+        last_report_seconds_ago: None,
+        desired_index: 12,
+        applied_index: None,
+        behind: true,
+        units: vec![],
+        failed_actions: vec![],
+        facts: None,
+    };
+    ClusterStatus {
+        index: 14,
+        backends: vec![mimir, loki, tempo],
+        hosts: vec![h1, h3],
+    }
+}
+
+#[test]
+fn status_separates_desired_from_reported() {
+    let got = status::status(&sample_status());
+    let want = "\
+cluster index 14
+desired:  backend verdicts, roles, desired index (coordinator)
+reported: agent liveness, applied index, units (by agents 3s ago)
+
+BACKEND  STATE                   REPLICATION
+mimir    MISSING querier, ruler  ingester RF 1 on 1 host
+loki     consistent              ingester RF 3 on 3 hosts
+tempo    not deployed            -
+warning: mimir:ingester runs with replication factor 1 (1 host): losing one host loses data; assign it to at least 3 hosts
+
+HOST   ROLES                  AGENT           APPLIED/DESIRED
+host1  loki:all, mimir:write  alive, 3s ago   14/14
+host3  mimir:ingester         never reported  -/12 behind
+
+HOST   UNIT                STATE           READY  RESTARTS  ERROR
+host1  lgtm-loki.service   active/running  yes    0
+host1  lgtm-mimir.service  failed/failed   -      5         exit status 1…
+host3  lgtm-mimir.service  not reported
+
+failed: host1: restart lgtm-mimir.service: job failed
+";
+    assert_eq!(got, want, "got:\n{got}");
+}
+
+#[test]
+fn empty_cluster_says_what_to_do() {
+    let s = ClusterStatus {
+        index: 0,
+        backends: vec![],
+        hosts: vec![],
+    };
+    let got = status::status(&s);
+    assert!(got.contains("(no agent has reported yet)"), "{got}");
+    assert!(got.contains("no hosts yet: start lgtm-agent"), "{got}");
+}
+
+#[test]
+fn host_detail() {
+    let s = sample_status();
+    let h = &s.hosts[0];
+    let record = HostRecord {
+        name: h.name.clone(),
+        address: h.address,
+        data_root: Some("/var/lib/lgtm".into()),
+        roles: h.roles.clone(),
+    };
+    let got = status::host(&record, Some(h));
+    let want = "\
+host              host1
+address           198.18.0.1
+data root         /var/lib/lgtm
+roles (desired)   loki:all, mimir:write
+agent (reported)  alive, 3s ago
+applied/desired   14/14
+
+units (reported):
+UNIT                STATE           READY  RESTARTS  ERROR
+lgtm-loki.service   active/running  yes    0
+lgtm-mimir.service  failed/failed   -      5         exit status 1…
+
+failed: host1: restart lgtm-mimir.service: job failed
+
+facts (reported): 4 CPUs, load 0.50, memory 6144 of 8192 MiB available
+";
+    assert_eq!(got, want, "got:\n{got}");
+    let bare = HostRecord {
+        name: name("host9"),
+        address: None,
+        data_root: None,
+        roles: vec![],
+    };
+    assert_eq!(
+        status::host(&bare, None),
+        "host             host9\naddress          - (agent not registered)\ndata root        -\nroles (desired)  -\n"
+    );
+}
+
+#[test]
+fn change_messages() {
+    let mut a = AssignResponse {
+        host: name("host3"),
+        role: role("mimir:ingester"),
+        outcome: AssignOutcome::Added,
+        host_registered: false,
+        warnings: vec!["host3 has not registered yet".into()],
+        index: 12,
+    };
+    assert_eq!(
+        assigned(&a),
+        "assigned mimir:ingester to host3 (index 12)\n"
+    );
+    a.role = role("mimir:write");
+    assert_eq!(
+        assigned(&a),
+        "assigned mimir:write (distributor, ingester) to host3 (index 12)\n"
+    );
+    a.outcome = AssignOutcome::AlreadyAssigned;
+    assert_eq!(
+        assigned(&a),
+        "host3 already has mimir:write (distributor, ingester); nothing changed (index 12)\n"
+    );
+    assert_eq!(
+        warnings(&a.warnings),
+        "warning: host3 has not registered yet\n"
+    );
+    let u = UnassignResponse {
+        host: name("host3"),
+        role: role("loki:ingester"),
+        index: 13,
+        warnings: vec![],
+    };
+    assert_eq!(
+        unassigned(&u),
+        "unassigned loki:ingester from host3 (index 13)\n"
+    );
+    let c = SettingChanged {
+        key: "mimir.storage.s3.secret_access_key".into(),
+        index: 15,
+    };
+    assert_eq!(
+        setting_changed(&c),
+        "set mimir.storage.s3.secret_access_key (index 15)\n"
+    );
+}
+
+#[test]
+fn host_list() {
+    let list = vec![
+        HostRecord {
+            name: name("host1"),
+            address: Some("198.18.0.1".parse().expect("ip")),
+            data_root: Some("/var/lib/lgtm".into()),
+            roles: vec![role("mimir:all")],
+        },
+        HostRecord {
+            name: name("host3"),
+            address: None,
+            data_root: None,
+            roles: vec![],
+        },
+    ];
+    assert_eq!(
+        hosts(&list),
+        "\
+HOST   ADDRESS             ROLES (desired)
+host1  198.18.0.1          mimir:all
+host3  - (not registered)  -
+"
+    );
+    assert!(hosts(&[]).starts_with("no hosts yet"));
+}
+
+#[test]
+fn secrets_never_show_a_value() {
+    let entry = |key: &str, value: Option<&str>, secret, is_set| SettingEntry {
+        key: key.into(),
+        value: value.map(str::to_owned),
+        secret,
+        is_set,
+        help: "help".into(),
+    };
+    let list = vec![
+        entry("mimir.log_level", Some("info"), false, true),
+        entry("mimir.storage.s3.bucket", Some(""), false, false),
+        entry("mimir.storage.s3.secret_access_key", None, true, false),
+        // Even a coordinator that wrongly sent a secret's value must not get it printed.
+        entry(
+            "loki.storage.s3.secret_access_key",
+            Some("hunter2"),
+            true,
+            true,
+        ),
+    ];
+    let got = settings(&list);
+    assert_eq!(
+        got,
+        "\
+KEY                                 VALUE    HELP
+mimir.log_level                     info     help
+mimir.storage.s3.bucket             -        help
+mimir.storage.s3.secret_access_key  <unset>  help
+loki.storage.s3.secret_access_key   <set>    help
+"
+    );
+    assert!(!got.contains("hunter2"));
+}

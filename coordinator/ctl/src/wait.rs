@@ -1,0 +1,208 @@
+//! Waiting for a host to converge: a pure [`decide`] over one status snapshot, and the loop.
+//!
+//! A host has converged on a goal when its agent reports an applied index at least the goal's
+//! (capped at the host's own desired index: a change that did not alter this host's desired
+//! state never reaches it), every unit its roles need is `active`, and units that must go
+//! are no longer reported.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use lgtm_model::HostName;
+use lgtm_model::process::processes;
+use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness};
+
+use crate::client::Client;
+use crate::error::CtlError;
+use crate::output::printable;
+
+/// How often the status is polled while waiting.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// What to wait for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Goal {
+    /// The host.
+    pub host: HostName,
+    /// The index the agent must have applied.
+    pub index: u64,
+    /// Units that must be gone from the report (those of an unassigned role).
+    pub gone: Vec<String>,
+}
+
+/// The verdict on one status snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Converged; the text says what was reached.
+    Done(String),
+    /// Not yet; the text says what is missing.
+    Waiting(String),
+    /// It will not converge by itself; the text is the unit's or the action's error.
+    Failed(String),
+}
+
+/// Decides from one status whether the goal is reached, still pending, or failed.
+pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
+    let Some(h) = status.hosts.iter().find(|h| h.name == goal.host) else {
+        return Verdict::Failed(format!(
+            "host {} is not known to the coordinator; check the name with `lgtmctl hosts`",
+            goal.host
+        ));
+    };
+    let target = goal.index.min(h.desired_index);
+    let Some(applied) = h.applied_index else {
+        return Verdict::Waiting(format!(
+            "{}: waiting for its agent's first report (start lgtm-agent on it)",
+            h.name
+        ));
+    };
+    if applied < target {
+        let stale = match h.liveness {
+            Liveness::Stale => ", agent STALE",
+            _ => "",
+        };
+        return Verdict::Waiting(format!(
+            "{}: agent applied index {applied}, waiting for {target}{stale}",
+            h.name
+        ));
+    }
+    if let Some(failed) = failed_actions(h) {
+        return Verdict::Failed(failed);
+    }
+    let needed: Vec<String> = processes(&h.roles).keys().map(|p| p.unit_name()).collect();
+    for unit in &needed {
+        let Some(u) = h.units.iter().find(|u| &u.unit == unit) else {
+            return Verdict::Waiting(format!("{}: {unit} not reported yet", h.name));
+        };
+        match u.active_state.as_str() {
+            "active" => {}
+            "failed" => {
+                let why = u.error.clone().unwrap_or_else(|| {
+                    format!(
+                        "{} (exit status {}, {} restarts)",
+                        u.sub_state, u.exec_main_status, u.n_restarts
+                    )
+                });
+                return Verdict::Failed(format!("{}: {unit} failed: {}", h.name, why.trim_end()));
+            }
+            other => {
+                let restarts = match u.n_restarts {
+                    0 => String::new(),
+                    n => format!(", {n} restarts"),
+                };
+                let last = u
+                    .error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .map_or(String::new(), |e| format!(": {e}"));
+                return Verdict::Waiting(format!(
+                    "{}: {unit} is {other}/{}{restarts}{last}",
+                    h.name, u.sub_state
+                ));
+            }
+        }
+    }
+    if let Some(u) = h
+        .units
+        .iter()
+        .find(|u| goal.gone.contains(&u.unit) && !needed.contains(&u.unit))
+    {
+        return Verdict::Waiting(format!(
+            "{}: {} still present ({})",
+            h.name, u.unit, u.active_state
+        ));
+    }
+    let units = if needed.is_empty() {
+        "no units".to_owned()
+    } else {
+        format!("{} active", needed.join(", "))
+    };
+    Verdict::Done(format!("{} applied index {applied}: {units}", h.name))
+}
+
+fn failed_actions(h: &HostStatus) -> Option<String> {
+    if h.failed_actions.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = h
+        .failed_actions
+        .iter()
+        .map(|a| {
+            let why = a.error.as_deref().unwrap_or("no reason given");
+            format!("{}: {}", a.action, why.trim_end())
+        })
+        .collect();
+    Some(format!("{}: {}", h.name, lines.join("; ")))
+}
+
+/// Polls the status until [`decide`] says done or failed, or `timeout` passes.
+///
+/// On a terminal, stderr shows one updating progress line; otherwise nothing until the end.
+pub async fn until(client: &Client, goal: &Goal, timeout: Duration) -> Result<String, CtlError> {
+    let started = Instant::now();
+    let mut progress = Progress::new();
+    loop {
+        let last = match client.status().await {
+            Ok(status) => match decide(&status.value, goal) {
+                Verdict::Done(text) => {
+                    progress.clear();
+                    return Ok(text);
+                }
+                Verdict::Failed(text) => {
+                    progress.clear();
+                    return Err(CtlError::WaitFailed(text));
+                }
+                Verdict::Waiting(text) => text,
+            },
+            // The coordinator restarting is no reason to give up while time is left.
+            Err(e) => e.to_string(),
+        };
+        let elapsed = started.elapsed();
+        if elapsed >= timeout {
+            progress.clear();
+            return Err(CtlError::WaitTimeout {
+                host: goal.host.to_string(),
+                waited: timeout,
+                last,
+            });
+        }
+        progress.show(&format!("[{}s] {last}", elapsed.as_secs()));
+        tokio::time::sleep(POLL_EVERY.min(timeout - elapsed)).await;
+    }
+}
+
+/// A single status line on stderr, only when stderr is a terminal.
+struct Progress {
+    tty: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, text: &str) {
+        if self.tty {
+            let line: String = printable(text).chars().take(120).collect();
+            // \r and "erase line" redraw the same line.
+            eprint!("\r\x1b[2K{line}");
+            let _ = std::io::stderr().flush();
+            self.shown = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+            self.shown = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
