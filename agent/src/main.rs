@@ -37,8 +37,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the agent waits on I/O and applies changes in order; worker threads would
+    // only add stacks and malloc arenas to an idle footprint that should stay small.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -5,6 +5,7 @@
 //! A render error is not content: the host keeps its last good index until it renders again.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lgtm_model::HostName;
 
@@ -13,14 +14,25 @@ use crate::digest::Digest;
 use crate::store::Mark;
 
 /// The marks after a change at `index`: every current host's mark, and those that moved.
+///
+/// `prev_rendered` is what `prev` was computed from: a host whose rendering is still the
+/// very same (shared, not re-rendered) keeps its mark without hashing its content again,
+/// which keeps a change's cost proportional to the hosts it re-rendered.
 pub fn advance(
     prev: &BTreeMap<HostName, Mark>,
+    prev_rendered: &BTreeMap<HostName, Rendered>,
     rendered: &BTreeMap<HostName, Rendered>,
     index: u64,
 ) -> (BTreeMap<HostName, Mark>, Vec<(HostName, Mark)>) {
     let mut all = BTreeMap::new();
     let mut moved = Vec::new();
     for (host, content) in rendered {
+        if let (Some(Ok(old)), Ok(new), Some(mark)) = (prev_rendered.get(host), content, prev.get(host))
+            && Arc::ptr_eq(old, new)
+        {
+            all.insert(host.clone(), *mark);
+            continue;
+        }
         let digest = content.as_ref().ok().map(|p| Digest::of(p));
         let next = match (prev.get(host), digest) {
             (None, digest) => Some(Mark { index, digest }),
@@ -47,7 +59,6 @@ mod tests {
     use super::*;
     use lgtm_model::render::RenderError;
     use lgtm_model::wire::DesiredProcess;
-    use std::sync::Arc;
 
     fn h(s: &str) -> HostName {
         s.parse().unwrap()
@@ -95,7 +106,7 @@ mod tests {
             (h("new"), error()),
         ]
         .into();
-        let (all, moved) = advance(&prev, &rendered, 9);
+        let (all, moved) = advance(&prev, &BTreeMap::new(), &rendered, 9);
         let want_all: BTreeMap<HostName, Mark> = [
             (h("same"), mark(3, &a)),
             (h("changed"), mark(9, &b)),
@@ -107,5 +118,21 @@ mod tests {
         assert_eq!(all, want_all);
         let moved: Vec<_> = moved.into_iter().map(|(h, _)| h.to_string()).collect();
         assert_eq!(moved, ["changed", "healed", "new"]);
+    }
+
+    #[test]
+    fn a_shared_rendering_keeps_its_mark_unhashed() {
+        let a = content("a");
+        // A stale digest proves the shared rendering was not hashed again.
+        let prev: BTreeMap<HostName, Mark> = [(h("h1"), mark(3, &content("x")))].into();
+        let before: BTreeMap<HostName, Rendered> = [(h("h1"), a.clone())].into();
+        let (all, moved) = advance(&prev, &before, &before.clone(), 9);
+        assert_eq!(all[&h("h1")], prev[&h("h1")]);
+        assert!(moved.is_empty());
+        // The same content rendered anew is hashed and compared.
+        let again: BTreeMap<HostName, Rendered> = [(h("h1"), content("a"))].into();
+        let (all, moved) = advance(&prev, &before, &again, 9);
+        assert_eq!(all[&h("h1")], mark(9, &a));
+        assert_eq!(moved.len(), 1);
     }
 }

@@ -175,7 +175,7 @@ impl Core {
         }
         let rendered = intent.render_all();
         let mut index = stored.index;
-        let (marks, moved) = marks::advance(&prev, &rendered, index + 1);
+        let (marks, moved) = marks::advance(&prev, &BTreeMap::new(), &rendered, index + 1);
         if !moved.is_empty() {
             index += 1;
             store.commit(&Commit {
@@ -209,7 +209,7 @@ impl Core {
         }
         let index = self.index + 1;
         let rendered = plan.next.rerender(&self.intent, &self.rendered);
-        let (marks, moved) = marks::advance(&self.marks, &rendered, index);
+        let (marks, moved) = marks::advance(&self.marks, &self.rendered, &rendered, index);
         self.store
             .commit(&Commit {
                 index,
