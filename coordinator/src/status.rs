@@ -39,7 +39,11 @@ pub fn cluster_status(
                 RenderError::MissingSetting { backend, .. } => *backend == verdict.backend,
                 _ => host.roles.iter().any(|r| r.backend() == verdict.backend),
             };
-            let warning = format!("{name}: {e}");
+            // Only a missing setting does not name the host itself.
+            let warning = match e {
+                RenderError::MissingSetting { .. } => format!("{name}: {e}"),
+                _ => e.to_string(),
+            };
             if concerned && !verdict.warnings.contains(&warning) {
                 verdict.warnings.push(warning);
             }

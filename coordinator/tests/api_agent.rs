@@ -220,7 +220,7 @@ async fn reports_feed_the_status() {
     assert!(
         s.body["backends"][1]["warnings"]
             .to_string()
-            .contains("h2: host h2 has not registered yet")
+            .contains("\"host h2 has not registered yet")
     );
     let h1 = &s.body["hosts"][0];
     assert_eq!(h1["name"], "h1");

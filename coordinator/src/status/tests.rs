@@ -143,7 +143,7 @@ fn hosts_and_backends() {
     assert!(
         tempo
             .iter()
-            .any(|w| w.contains("new: host new has not registered yet")),
+            .any(|w| w == "host new has not registered yet; start lgtm-agent on it"),
         "{tempo:?}"
     );
     assert!(
