@@ -27,7 +27,8 @@ pub fn advance(
     let mut all = BTreeMap::new();
     let mut moved = Vec::new();
     for (host, content) in rendered {
-        if let (Some(Ok(old)), Ok(new), Some(mark)) = (prev_rendered.get(host), content, prev.get(host))
+        if let (Some(Ok(old)), Ok(new), Some(mark)) =
+            (prev_rendered.get(host), content, prev.get(host))
             && Arc::ptr_eq(old, new)
         {
             all.insert(host.clone(), *mark);
