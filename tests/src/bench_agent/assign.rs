@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use lgtm_model::wire::AssignResponse;
 use lgtm_tests::lab::{Lab, wait_for};
 
@@ -46,18 +46,6 @@ pub struct AssignFigures {
 
 const PATIENCE: Duration = Duration::from_secs(120);
 
-fn lgtmctl(lab: &Lab, args: &[&str]) -> anyhow::Result<String> {
-    let out = lab.lgtmctl(args)?;
-    if !out.status.success() {
-        bail!(
-            "lgtmctl {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Assigns `role` (a role of Mimir's shared process) to hosts 1, 2, 3, 1, ... `cycles`
 /// times, each time waiting for the unit active, then unassigning it and waiting for it gone.
 pub fn run(lab: &Lab, role: &str, unit: &str, cycles: usize) -> anyhow::Result<AssignFigures> {
@@ -67,7 +55,7 @@ pub fn run(lab: &Lab, role: &str, unit: &str, cycles: usize) -> anyhow::Result<A
         let n = i % lab.hosts().len() + 1;
         let host = lab.host(n);
         let started = now_us();
-        let answer = lgtmctl(lab, &["--output", "json", "assign-role", host.name(), role])?;
+        let answer = lab.lgtmctl_ok(&["--output", "json", "assign-role", host.name(), role])?;
         let returned_us = now_us();
         let answer: AssignResponse =
             serde_json::from_str(&answer).context("assign-role's JSON answer")?;
@@ -100,7 +88,7 @@ pub fn run(lab: &Lab, role: &str, unit: &str, cycles: usize) -> anyhow::Result<A
             .push(ms_between(returned_us, cycle.active_us));
         done.push(cycle);
 
-        lgtmctl(lab, &["unassign-role", "--force", host.name(), role])?;
+        lab.lgtmctl_ok(&["unassign-role", "--force", host.name(), role])?;
         let unassigned = now_us();
         wait_for(
             &format!("{unit} gone from {}", host.name()),

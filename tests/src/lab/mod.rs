@@ -302,6 +302,18 @@ impl Lab {
         process::output(&argv)
     }
 
+    /// Runs `lgtmctl --coordinator URL ARGS`; its stdout, or an error with its stderr unless
+    /// it exits 0.
+    pub fn lgtmctl_ok<S: AsRef<str>>(&self, args: &[S]) -> Result<String, LabError> {
+        let out = self.lgtmctl(args)?;
+        if !out.status.success() {
+            let mut argv = vec!["lgtmctl".to_owned()];
+            argv.extend(args.iter().map(|a| a.as_ref().to_owned()));
+            return Err(LabError::command(&argv, &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     fn dump(&self) {
         for host in &self.hosts {
             eprintln!(

@@ -56,15 +56,7 @@ pub fn ctl(lab: &Lab, args: &[&str]) -> Output {
 
 /// Runs `lgtmctl ARGS`, panics with its stderr unless it exits 0, returns its stdout.
 pub fn ctl_ok(lab: &Lab, args: &[&str]) -> String {
-    let out = ctl(lab, args);
-    assert!(
-        out.status.success(),
-        "lgtmctl {} failed ({}): {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    lab.lgtmctl_ok(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `lgtmctl assign-role HOST ROLE`.
