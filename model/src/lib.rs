@@ -12,6 +12,7 @@ pub mod process;
 pub mod render;
 pub mod settings;
 pub mod suggest;
+pub mod topology;
 pub mod upstream;
 pub mod wire;
 

@@ -10,10 +10,11 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use crate::catalog::Role;
-use crate::consistency::{hosts_by_target, replication_factor};
+use crate::consistency::replication_factor;
 use crate::names::{Backend, HostName};
 use crate::process::{ProcessId, processes};
 use crate::settings::{BackendSettings, Secrets, Settings, StorageKind};
+use crate::topology::{BackendTopology, Topology};
 use crate::wire::DesiredProcess;
 
 /// What the coordinator knows about one host.
@@ -49,109 +50,6 @@ pub enum RenderError {
         "{backend} storage is s3 but {key} is not set; set it with `lgtmctl config set {key} ...`"
     )]
     MissingSetting { backend: Backend, key: String },
-}
-
-/// Memberlist seeds per backend: enough that a starting process finds a live member.
-///
-/// Gossip spreads full membership once a process has joined through any one member, so
-/// `join_members` lists the processes of the first few hosts by name rather than every host:
-/// each config stays small however large the cluster, and adding or removing a host only
-/// touches other hosts' configs (and restarts them) when it enters or leaves this seed set.
-/// Name order keeps the set predictable for operators; new hosts named after the existing
-/// ones never move it. `rejoin_interval` lets a process that started while every seed was
-/// down join later.
-pub const MEMBERLIST_SEEDS: usize = 5;
-
-/// What rendering one host needs to know about the rest of its backends' clusters.
-///
-/// Computed once per cluster change; a host whose own intent and whose backends' topology
-/// did not change renders the same content, so callers can skip re-rendering it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Topology {
-    backends: BTreeMap<Backend, BackendTopology>,
-}
-
-/// One backend's share of the [`Topology`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BackendTopology {
-    /// `addr:port` memberlist seeds, sorted.
-    pub seeds: Vec<String>,
-    /// Targets that run on at least one host, with their replication factor.
-    pub replication: BTreeMap<&'static str, u8>,
-    /// gRPC address of the first query-frontend (by host name) that has registered.
-    pub frontend_grpc: Option<String>,
-}
-
-impl Topology {
-    /// Summarizes every host's roles and addresses.
-    pub fn of(hosts: &BTreeMap<HostName, HostIntent>) -> Topology {
-        let assignments: BTreeMap<HostName, Vec<Role>> = hosts
-            .iter()
-            .map(|(h, i)| (h.clone(), i.roles.clone()))
-            .collect();
-        let backends = Backend::ALL
-            .into_iter()
-            .map(|backend| (backend, BackendTopology::of(backend, hosts, &assignments)))
-            .filter(|(_, t)| !t.replication.is_empty())
-            .collect();
-        Topology { backends }
-    }
-
-    /// One backend's topology (empty when nothing of it is assigned).
-    pub fn backend(&self, backend: Backend) -> BackendTopology {
-        self.backends.get(&backend).cloned().unwrap_or_default()
-    }
-}
-
-impl BackendTopology {
-    fn of(
-        backend: Backend,
-        hosts: &BTreeMap<HostName, HostIntent>,
-        assignments: &BTreeMap<HostName, Vec<Role>>,
-    ) -> BackendTopology {
-        let by_target = hosts_by_target(backend, assignments);
-        let replication = by_target
-            .iter()
-            .map(|(r, h)| (r.name(), replication_factor(h.len())))
-            .collect();
-        let own = |intent: &HostIntent| -> Vec<Role> {
-            intent
-                .roles
-                .iter()
-                .copied()
-                .filter(|r| r.backend() == backend)
-                .collect()
-        };
-        let mut seeds: Vec<String> = hosts
-            .values()
-            .filter_map(|h| Some((h.address?, own(h))))
-            .filter(|(_, roles)| !roles.is_empty())
-            .take(MEMBERLIST_SEEDS)
-            .flat_map(|(addr, roles)| {
-                processes(&roles)
-                    .into_keys()
-                    .map(move |p| socket(addr, p.ports().memberlist))
-            })
-            .collect();
-        seeds.sort();
-        let frontend_grpc = by_target
-            .iter()
-            .find(|(r, _)| r.name() == "query-frontend")
-            .and_then(|(_, names)| {
-                names.iter().find_map(|name| {
-                    let h = hosts.get(name)?;
-                    let role = own(h)
-                        .into_iter()
-                        .find(|r| r.expand().iter().any(|t| t.name() == "query-frontend"))?;
-                    Some(socket(h.address?, ProcessId::for_role(role).ports().grpc))
-                })
-            });
-        BackendTopology {
-            seeds,
-            replication,
-            frontend_grpc,
-        }
-    }
 }
 
 /// Renders the processes `host` should run. Computes the cluster's [`Topology`]: to render
@@ -333,7 +231,8 @@ struct S3 {
     path_style: bool,
 }
 
-fn socket(addr: IpAddr, port: u16) -> String {
+/// `addr:port`, with brackets for IPv6.
+pub(crate) fn socket(addr: IpAddr, port: u16) -> String {
     match addr {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
@@ -568,7 +467,7 @@ mod tests {
         let before = render(&hosts, &settings, "h2");
         let y = yaml(&before[0]);
         let seeds = y["memberlist"]["join_members"].as_array().unwrap().len();
-        assert_eq!(seeds, MEMBERLIST_SEEDS, "{y:?}");
+        assert_eq!(seeds, crate::topology::MEMBERLIST_SEEDS, "{y:?}");
         assert_eq!(y["memberlist"]["rejoin_interval"], "1m");
         // An eighth host, named after the seeds: the topology and h2's config stay the same.
         let mut more = hosts.clone();

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lgtm_model::render::{self, HostIntent, RenderError, Topology};
+use lgtm_model::render::{self, HostIntent, RenderError};
 use lgtm_model::settings::{Secrets, Settings};
+use lgtm_model::topology::Topology;
 use lgtm_model::wire::DesiredProcess;
 use lgtm_model::{Backend, HostName, Role};
 
