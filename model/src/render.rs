@@ -84,7 +84,7 @@ pub fn render_host(
             let topology = topology.backend(id.backend);
             let ctx = Ctx {
                 cluster,
-                topology: &topology,
+                topology,
                 host,
                 address,
                 id,

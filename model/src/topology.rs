@@ -56,8 +56,13 @@ impl Topology {
     }
 
     /// One backend's topology (empty when nothing of it is assigned).
-    pub fn backend(&self, backend: Backend) -> BackendTopology {
-        self.backends.get(&backend).cloned().unwrap_or_default()
+    pub fn backend(&self, backend: Backend) -> &BackendTopology {
+        static EMPTY: BackendTopology = BackendTopology {
+            seeds: Vec::new(),
+            replication: BTreeMap::new(),
+            frontend_grpc: None,
+        };
+        self.backends.get(&backend).unwrap_or(&EMPTY)
     }
 }
 

@@ -30,31 +30,35 @@ impl Intent {
     }
 
     /// Renders every host. Pure: the same intent always renders the same content.
-    pub fn render_all(&self) -> BTreeMap<HostName, Rendered> {
+    pub fn render_all(&self) -> (Topology, BTreeMap<HostName, Rendered>) {
         let topology = Topology::of(&self.hosts);
-        self.hosts
+        let rendered = self
+            .hosts
             .keys()
             .map(|h| (h.clone(), self.render(&topology, h)))
-            .collect()
+            .collect();
+        (topology, rendered)
     }
 
-    /// Renders after a change from `prev`, re-rendering only the hosts whose own intent or
-    /// whose backends' topology changed; the others keep `prev_rendered` (same content).
+    /// Renders after a change from `prev` (whose topology and rendering are given),
+    /// re-rendering only the hosts whose own intent or whose backends' topology changed; the
+    /// others keep `prev_rendered` (same content).
     pub fn rerender(
         &self,
         prev: &Intent,
+        prev_topology: &Topology,
         prev_rendered: &BTreeMap<HostName, Rendered>,
-    ) -> BTreeMap<HostName, Rendered> {
+    ) -> (Topology, BTreeMap<HostName, Rendered>) {
         if self.settings != prev.settings || self.secrets != prev.secrets {
             return self.render_all();
         }
         let topology = Topology::of(&self.hosts);
-        let before = Topology::of(&prev.hosts);
         let moved: Vec<Backend> = Backend::ALL
             .into_iter()
-            .filter(|b| topology.backend(*b) != before.backend(*b))
+            .filter(|b| topology.backend(*b) != prev_topology.backend(*b))
             .collect();
-        self.hosts
+        let rendered = self
+            .hosts
             .iter()
             .map(|(name, host)| {
                 let unchanged = prev.hosts.get(name) == Some(host)
@@ -65,7 +69,8 @@ impl Intent {
                 };
                 (name.clone(), rendered)
             })
-            .collect()
+            .collect();
+        (topology, rendered)
     }
 
     fn render(&self, topology: &Topology, host: &HostName) -> Rendered {
@@ -134,14 +139,14 @@ mod tests {
             set("h3", host(Some("198.18.0.4"), &["loki:all"])),
         ];
         let mut intent = Intent::default();
-        let mut rendered = intent.render_all();
+        let (mut topology, mut rendered) = intent.render_all();
         for (n, step) in steps.iter().enumerate() {
             let mut next = intent.clone();
             step(&mut next);
-            let incremental = next.rerender(&intent, &rendered);
+            let incremental = next.rerender(&intent, &topology, &rendered);
             assert_eq!(incremental, next.render_all(), "step {n}");
             intent = next;
-            rendered = incremental;
+            (topology, rendered) = incremental;
         }
         assert_eq!(rendered.len(), 7);
     }

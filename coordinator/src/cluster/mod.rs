@@ -12,6 +12,7 @@ use std::thread;
 use lgtm_model::HostName;
 use lgtm_model::render::{HostIntent, RenderError};
 use lgtm_model::settings::SettingError;
+use lgtm_model::topology::Topology;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::store::{Commit, Mark, Store, StoreError};
@@ -136,6 +137,8 @@ struct Core {
     store: Box<dyn Store>,
     index: u64,
     intent: Intent,
+    /// The topology `rendered` was rendered from: the next change compares against it.
+    topology: Topology,
     rendered: BTreeMap<HostName, Rendered>,
     marks: BTreeMap<HostName, Mark>,
 }
@@ -173,7 +176,7 @@ impl Core {
             };
             intent.hosts.insert(name, intent_host);
         }
-        let rendered = intent.render_all();
+        let (topology, rendered) = intent.render_all();
         let mut index = stored.index;
         let (marks, moved) = marks::advance(&prev, &BTreeMap::new(), &rendered, index + 1);
         if !moved.is_empty() {
@@ -193,6 +196,7 @@ impl Core {
             store,
             index,
             intent,
+            topology,
             rendered,
             marks,
         })
@@ -208,7 +212,9 @@ impl Core {
             });
         }
         let index = self.index + 1;
-        let rendered = plan.next.rerender(&self.intent, &self.rendered);
+        let (topology, rendered) = plan
+            .next
+            .rerender(&self.intent, &self.topology, &self.rendered);
         let (marks, moved) = marks::advance(&self.marks, &self.rendered, &rendered, index);
         self.store
             .commit(&Commit {
@@ -222,6 +228,7 @@ impl Core {
         }
         self.index = index;
         self.intent = plan.next;
+        self.topology = topology;
         self.rendered = rendered;
         self.marks = marks;
         Ok(Applied {

@@ -34,6 +34,22 @@ fn assign_topology(lab: &lgtm_tests::lab::Lab) {
     }
 }
 
+/// The host's Mimir unit is active and its live process runs exactly `roles` as `-target`.
+fn assert_runs(host: &lgtm_tests::lab::Host, roles: &[&str]) {
+    assert_eq!(
+        show(host, MIMIR, "ActiveState"),
+        "active",
+        "{}",
+        host.name()
+    );
+    assert_eq!(
+        running_targets(host, MIMIR),
+        names(roles),
+        "{}",
+        host.name()
+    );
+}
+
 #[test]
 fn each_host_runs_its_targets_and_a_lost_querier_is_named_missing() {
     let Some(lab) = lab(3) else { return };
@@ -42,18 +58,7 @@ fn each_host_runs_its_targets_and_a_lost_querier_is_named_missing() {
     // What runs is what was assigned: the live process's -target, per host.
     for (n, roles) in TOPOLOGY {
         let host = lab.host(*n);
-        assert_eq!(
-            show(host, MIMIR, "ActiveState"),
-            "active",
-            "{}",
-            host.name()
-        );
-        assert_eq!(
-            running_targets(host, MIMIR),
-            names(roles),
-            "{}",
-            host.name()
-        );
+        assert_runs(host, roles);
         let config = format!("-config.file={CONFIG}");
         let args = cmdline(host, main_pid(host, MIMIR));
         assert!(args.contains(&config), "{}: {args:?}", host.name());
@@ -96,18 +101,7 @@ fn each_host_runs_its_targets_and_a_lost_querier_is_named_missing() {
     for (n, roles) in &TOPOLOGY[..2] {
         let host = lab.host(*n);
         wait_host(&lab, host.name());
-        assert_eq!(
-            show(host, MIMIR, "ActiveState"),
-            "active",
-            "{}",
-            host.name()
-        );
-        assert_eq!(
-            running_targets(host, MIMIR),
-            names(roles),
-            "{}",
-            host.name()
-        );
+        assert_runs(host, roles);
     }
 }
 
