@@ -11,6 +11,7 @@ use lgtm_model::process::ProcessId;
 use lgtm_model::wire::DesiredState;
 use lgtm_model::{Backend, HostName};
 
+use crate::gateway;
 use crate::layout::Layout;
 use crate::safe_path::SafePath;
 use crate::unit::{self, UnitError, UnitSpec};
@@ -83,6 +84,19 @@ pub struct UnwantedProcess {
     pub unit_file: SafePath,
 }
 
+/// The gateway (nginx) this host should run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WantedGateway {
+    /// Its unit name.
+    pub unit: String,
+    /// nginx.conf: 0644, it holds no secret.
+    pub config: FileSpec,
+    /// Where a new config is checked with `nginx -t` before it replaces `config`.
+    pub candidate: SafePath,
+    /// Its unit file.
+    pub unit_file: FileSpec,
+}
+
 /// The whole desired picture of the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Desired {
@@ -92,8 +106,10 @@ pub struct Desired {
     pub users: Vec<WantedUser>,
     /// Processes to run, in `ProcessId` order.
     pub processes: Vec<WantedProcess>,
-    /// Every other process the agent could manage.
+    /// Every other process the agent could manage (and the gateway, when not wanted).
     pub unwanted: Vec<UnwantedProcess>,
+    /// The gateway, when the host has gateway roles.
+    pub gateway: Option<WantedGateway>,
 }
 
 /// Why a desired state was refused.
@@ -181,7 +197,7 @@ impl Desired {
                 },
             })
             .collect();
-        let unwanted = ProcessId::all()
+        let mut unwanted: Vec<UnwantedProcess> = ProcessId::all()
             .into_iter()
             .filter(|id| !seen.contains(id))
             .map(|id| UnwantedProcess {
@@ -194,18 +210,48 @@ impl Desired {
                 unit_file: layout.unit_file(id),
             })
             .collect();
+        let gateway = state.gateway.as_ref().map(|g| WantedGateway {
+            unit: gateway::UNIT.to_owned(),
+            config: FileSpec {
+                path: layout.gateway_config(),
+                content: Content(g.config.as_bytes().to_vec()),
+                mode: 0o644,
+                group: None,
+            },
+            candidate: layout.gateway_candidate(),
+            unit_file: FileSpec {
+                path: layout.gateway_unit_file(),
+                content: Content(gateway::unit_file(&layout.gateway_config()).into_bytes()),
+                mode: 0o644,
+                group: None,
+            },
+        });
+        if gateway.is_none() {
+            unwanted.push(UnwantedProcess {
+                unit: gateway::UNIT.to_owned(),
+                files: vec![
+                    layout.gateway_unit_file(),
+                    layout.gateway_config(),
+                    layout.gateway_candidate(),
+                ],
+                unit_file: layout.gateway_unit_file(),
+            });
+        }
         Ok(Desired {
             index,
             users,
             processes,
             unwanted,
+            gateway,
         })
     }
 
     /// Every unit name the agent manages, wanted or not.
     pub fn all_units(&self) -> Vec<String> {
         let wanted = self.processes.iter().map(|p| p.unit.clone());
+        let gateway = self.gateway.iter().map(|g| g.unit.clone());
         wanted
+            .chain(gateway)
             .chain(self.unwanted.iter().map(|u| u.unit.clone()))
             .collect()
     }
@@ -222,6 +268,7 @@ mod tests {
             host: host.parse().unwrap(),
             index: 7,
             processes: procs,
+            gateway: None,
         }
     }
 
@@ -246,9 +293,9 @@ mod tests {
         assert_eq!(mimir.create_data_dir, None, "StateDirectory= creates it");
         let users: Vec<_> = d.users.iter().map(|u| u.name).collect();
         assert_eq!(users, ["mimir", "tempo"]);
-        assert_eq!(d.unwanted.len(), 7);
+        assert_eq!(d.unwanted.len(), 8, "7 processes and the gateway");
         assert!(d.unwanted.iter().all(|u| u.unit != "lgtm-mimir.service"));
-        assert_eq!(d.all_units().len(), 9);
+        assert_eq!(d.all_units().len(), 10);
         assert!(
             !format!("{d:?}").contains("http_listen_port"),
             "Debug hides content"

@@ -3,6 +3,7 @@
 
 use lgtm_model::wire::ActionResult;
 
+use crate::desired::FileSpec;
 use crate::error_chain::chain;
 use crate::events;
 use crate::fs::{Fs, FsError};
@@ -57,6 +58,20 @@ async fn step(action: &Action, fs: &impl Fs, systemd: &impl Systemd) -> Result<(
             clear(fs, clears.as_ref())?;
         }
         Action::Stop(unit) => systemd.stop(unit).await?,
+        Action::Reload(unit) => systemd.reload(unit).await?,
+        Action::InstallGatewayConfig { config, candidate } => {
+            let check = FileSpec {
+                path: candidate.clone(),
+                ..config.clone()
+            };
+            fs.write_file(&check)?;
+            let checked = fs.check_gateway_config(candidate);
+            // The candidate has served its purpose either way.
+            fs.remove_file(candidate)?;
+            checked?;
+            // The very content nginx accepted, written atomically over the serving config.
+            fs.write_file(config)?;
+        }
     }
     Ok(())
 }

@@ -160,6 +160,31 @@ impl Fs for FakeHost {
         s.dirs.insert(path.clone(), Some(owner.to_owned()));
         Ok(())
     }
+
+    fn check_gateway_config(&self, path: &SafePath) -> Result<(), FsError> {
+        self.nginx_t(path)
+    }
+}
+
+impl FakeHost {
+    /// The fake `nginx -t`: refuses a config holding the word `invalid`.
+    fn nginx_t(&self, path: &SafePath) -> Result<(), FsError> {
+        let mut s = self.state();
+        s.calls.push(format!("nginx -t {path}"));
+        let text = s
+            .files
+            .get(path)
+            .map(|f| String::from_utf8_lossy(&f.content.0).into_owned())
+            .unwrap_or_default();
+        if text.contains("invalid") {
+            return Err(crate::gateway::CheckError::Refused {
+                path: path.clone(),
+                message: "unknown directive \"invalid\"".into(),
+            }
+            .into());
+        }
+        Ok(())
+    }
 }
 
 impl Systemd for FakeHost {
@@ -225,6 +250,19 @@ impl Systemd for FakeHost {
         Ok(())
     }
 
+    async fn reload(&self, unit: &str) -> Result<(), SystemdError> {
+        let s = self.op("reload", unit)?;
+        if s.active.get(unit) != Some(&ActiveState::Active) {
+            return Err(SystemdError::Refused {
+                verb: "reload",
+                unit: unit.to_owned(),
+                reason: "unit is not active".into(),
+                journal: String::new(),
+            });
+        }
+        Ok(())
+    }
+
     async fn stop(&self, unit: &str) -> Result<(), SystemdError> {
         let mut s = self.op("stop", unit)?;
         s.active.insert(unit.to_owned(), ActiveState::Inactive);
@@ -277,6 +315,9 @@ impl Fs for std::sync::Arc<FakeHost> {
     fn create_dir(&self, path: &SafePath, owner: &str) -> Result<(), FsError> {
         self.as_ref().create_dir(path, owner)
     }
+    fn check_gateway_config(&self, path: &SafePath) -> Result<(), FsError> {
+        self.as_ref().check_gateway_config(path)
+    }
 }
 
 impl Systemd for std::sync::Arc<FakeHost> {
@@ -303,6 +344,9 @@ impl Systemd for std::sync::Arc<FakeHost> {
     }
     async fn stop(&self, unit: &str) -> Result<(), SystemdError> {
         self.as_ref().stop(unit).await
+    }
+    async fn reload(&self, unit: &str) -> Result<(), SystemdError> {
+        self.as_ref().reload(unit).await
     }
     async fn reset_failed(&self, unit: &str) -> Result<(), SystemdError> {
         self.as_ref().reset_failed(unit).await

@@ -98,6 +98,8 @@ async fn run(
         });
     };
     let mut last_poll: Option<Instant> = None;
+    // Failed attempts in a row, to log once when the coordinator answers again.
+    let mut failures: u32 = 0;
     loop {
         if !status.borrow().registered {
             match register(&cfg).await {
@@ -111,6 +113,7 @@ async fn run(
                 }
                 Err(error) => {
                     tracing::warn!(%error, "Failed to register with the coordinator: {error}");
+                    failures += 1;
                     set(&|s| s.reachable = false);
                     tokio::time::sleep(backoff.delay(&mut rng)).await;
                     continue;
@@ -122,7 +125,15 @@ async fn run(
             tokio::time::sleep_until(t + Duration::from_secs(1)).await;
         }
         let started = Instant::now();
-        match cfg.client.desired(ledger.index(), cfg.wait).await {
+        let polled = cfg.client.desired(ledger.index(), cfg.wait).await;
+        if polled.is_ok() && failures > 0 {
+            tracing::info!(
+                failures,
+                "Reached the coordinator again after {failures} failed attempts."
+            );
+            failures = 0;
+        }
+        match polled {
             Ok(Poll::State(state)) => {
                 set(&|s| s.reachable = true);
                 let index = state.index;
@@ -166,6 +177,7 @@ async fn run(
             Err(e) => {
                 let error = chain(&e);
                 tracing::warn!(%error, "Failed to fetch the desired state: {error}");
+                failures += 1;
                 set(&|s| s.reachable = false);
                 tokio::time::sleep(backoff.delay(&mut rng)).await;
             }

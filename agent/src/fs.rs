@@ -29,6 +29,8 @@ pub trait Fs {
     fn remove_file(&self, path: &SafePath) -> Result<(), FsError>;
     /// Creates a directory (and parents) owned by `owner`'s user and group, mode 0750.
     fn create_dir(&self, path: &SafePath, owner: &str) -> Result<(), FsError>;
+    /// Whether nginx accepts the config at `path` (`nginx -t`), with nginx's message if not.
+    fn check_gateway_config(&self, path: &SafePath) -> Result<(), FsError>;
 }
 
 /// Why a file operation failed.
@@ -41,6 +43,8 @@ pub enum FsError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::CheckError),
     #[error(
         "failed to {action} {path}: {what} '{name}' does not exist; its sysusers.d file creates it"
     )]
@@ -161,6 +165,10 @@ impl Fs for RealFs {
         tmp.persist(path.as_path())
             .map_err(|e| io("rename into place", path)(e.error))?;
         sync_dir(&dir)
+    }
+
+    fn check_gateway_config(&self, path: &SafePath) -> Result<(), FsError> {
+        Ok(crate::gateway::check(path)?)
     }
 
     fn remove_file(&self, path: &SafePath) -> Result<(), FsError> {

@@ -72,6 +72,23 @@ impl Layout {
         self.state_dir.join(&name).expect(SAFE)
     }
 
+    /// `<config_dir>/gateway/nginx.conf`: the gateway's config, as nginx serves it.
+    pub fn gateway_config(&self) -> SafePath {
+        self.config_dir.join("gateway/nginx.conf").expect(SAFE)
+    }
+
+    /// Where a new gateway config waits for `nginx -t`.
+    pub fn gateway_candidate(&self) -> SafePath {
+        self.config_dir
+            .join("gateway/nginx.conf.candidate")
+            .expect(SAFE)
+    }
+
+    /// `<unit_dir>/lgtm-gateway.service`.
+    pub fn gateway_unit_file(&self) -> SafePath {
+        self.unit_dir.join(crate::gateway::UNIT).expect(SAFE)
+    }
+
     /// The last accepted desired state.
     pub fn ledger_file(&self) -> SafePath {
         self.state_dir.join("desired.json").expect(SAFE)

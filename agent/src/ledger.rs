@@ -143,6 +143,7 @@ mod tests {
             host: "h1".parse().unwrap(),
             index,
             processes: vec![process(&["mimir:all"], data_dir)],
+            gateway: None,
         }
     }
 

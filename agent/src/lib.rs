@@ -21,6 +21,7 @@ pub mod facts;
 mod fake;
 pub mod fetcher;
 pub mod fs;
+pub mod gateway;
 pub mod layout;
 pub mod ledger;
 pub mod logging;

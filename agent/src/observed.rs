@@ -113,6 +113,9 @@ pub async fn observe(
     for u in &desired.unwanted {
         paths.extend(&u.files);
     }
+    if let Some(g) = &desired.gateway {
+        paths.extend([&g.config.path, &g.unit_file.path, &g.candidate]);
+    }
     let mut files = BTreeMap::new();
     for path in paths {
         if let Some(state) = fs.read_file(path)? {

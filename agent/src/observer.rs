@@ -111,6 +111,12 @@ async fn signals(dbus: &Dbus) -> Result<MessageStream, zbus::Error> {
     MessageStream::for_match_rule(rule, dbus.connection(), Some(1024)).await
 }
 
+/// A unit the agent manages: a backend process or the gateway (which is not probed: nginx
+/// serves no `/ready`, its state is systemd's).
+fn managed(unit: &str) -> bool {
+    ProcessId::from_unit_name(unit).is_some() || unit == crate::gateway::UNIT
+}
+
 fn wanted(desired: &watch::Receiver<SharedDesired>) -> BTreeMap<String, Ports> {
     desired
         .borrow()
@@ -150,7 +156,7 @@ impl Observer {
                     match msg {
                         Some(Ok(m)) => {
                             let unit = m.header().path().and_then(|p| unit_of_path(p.as_str()));
-                            if unit.as_deref().and_then(ProcessId::from_unit_name).is_some() {
+                            if unit.as_deref().is_some_and(managed) {
                                 pending.get_or_insert(Instant::now() + timing.debounce);
                             }
                         }
@@ -206,7 +212,7 @@ impl Observer {
             .list("lgtm-*")
             .await?
             .into_iter()
-            .filter(|r| ProcessId::from_unit_name(&r.0).is_some())
+            .filter(|r| managed(&r.0))
             .collect();
         let missing: Vec<String> = wanted
             .keys()

@@ -8,7 +8,9 @@
 //!   apply changed them and did not get to restart it (the restart marker);
 //! - a stopped or failed wanted process is started; a running one with unchanged files is
 //!   never touched, so an agent restart with the same desired state plans nothing;
-//! - an unwanted process is stopped, disabled and its files removed. Users and data are kept.
+//! - an unwanted process is stopped, disabled and its files removed. Users and data are kept;
+//! - the gateway's config is installed only through `nginx -t` ([`Action::InstallGatewayConfig`])
+//!   and picked up by a reload, never a restart; only its unit file changing restarts it.
 //!
 //! Order: removals first (free ports), then users (configs are group-owned by them), files,
 //! one reload, enables, and starts/restarts last.
@@ -64,6 +66,15 @@ pub enum Action {
     },
     /// Stops a unit.
     Stop(String),
+    /// Reloads a running unit (`ExecReload=`).
+    Reload(String),
+    /// Writes `config` to `candidate`, has nginx check it, and only then installs it.
+    InstallGatewayConfig {
+        /// The config and where it goes.
+        config: FileSpec,
+        /// Where it is checked first.
+        candidate: SafePath,
+    },
 }
 
 impl fmt::Display for Action {
@@ -80,6 +91,10 @@ impl fmt::Display for Action {
             Action::Start { unit, .. } => write!(f, "start {unit}"),
             Action::Restart { unit, .. } => write!(f, "restart {unit}"),
             Action::Stop(u) => write!(f, "stop {u}"),
+            Action::Reload(u) => write!(f, "reload {u}"),
+            Action::InstallGatewayConfig { config, .. } => {
+                write!(f, "check and install {}", config.path)
+            }
         }
     }
 }
@@ -201,6 +216,35 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Action> {
         } else {
             run.push(Action::ResetFailed(unit.clone()));
             run.push(Action::Start { unit, clears });
+        }
+    }
+
+    if let Some(g) = &desired.gateway {
+        let unit_changed = content_differs(&g.unit_file, observed);
+        let config_changed = content_differs(&g.config, observed);
+        if unit_changed || meta_differs(&g.unit_file, observed) {
+            first.push(Action::WriteFile(g.unit_file.clone()));
+        }
+        if config_changed || meta_differs(&g.config, observed) {
+            first.push(Action::InstallGatewayConfig {
+                config: g.config.clone(),
+                candidate: g.candidate.clone(),
+            });
+        }
+        let state = unit_state(&g.unit);
+        reload |= unit_changed || state.need_reload;
+        if !state.enabled {
+            enable.push(Action::Enable(g.unit.clone()));
+        }
+        let unit = g.unit.clone();
+        if !state.active.is_running() {
+            run.push(Action::ResetFailed(unit.clone()));
+            run.push(Action::Start { unit, clears: None });
+        } else if unit_changed {
+            run.push(Action::ResetFailed(unit.clone()));
+            run.push(Action::Restart { unit, clears: None });
+        } else if config_changed {
+            run.push(Action::Reload(unit));
         }
     }
 

@@ -22,6 +22,7 @@ fn desired(procs: &[Proc], data_root: &str) -> Desired {
         host: "h1".parse().unwrap(),
         index: 3,
         processes: procs.iter().map(|(r, d)| process(r, d)).collect(),
+        gateway: None,
     };
     Desired::new(&state, &"h1".parse().unwrap(), &l).unwrap()
 }

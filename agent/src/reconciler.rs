@@ -174,6 +174,7 @@ mod tests {
             host: "h1".parse().unwrap(),
             index,
             processes: procs,
+            gateway: None,
         })
     }
 

@@ -118,6 +118,9 @@ fn hostile_input_is_refused() {
         (&["mimir:ingester"], "/var/lib/lgtm/%h", "systemd specifier"),
         (&["mimir:ingester"], "/var/lib/lgtm/../../etc", "'..'"),
         (&["mimir:ingester"], "/var/lib/lgtm/a b", "a space"),
+        (&["mimir:ingester"], "/var/lib/lgtm/a\"b", "use only a-z"),
+        (&["mimir:ingester"], "/var/lib/lgtm/a'b", "use only a-z"),
+        (&["mimir:ingester"], "/var/lib/lgtm/a\rb", "use only a-z"),
         (
             &["mimir:ingester"],
             "/etc",

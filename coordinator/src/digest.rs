@@ -5,6 +5,8 @@
 
 use lgtm_model::wire::DesiredProcess;
 
+use crate::cluster::HostContent;
+
 const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
 const PRIME: u128 = 0x0000000001000000000000000000013B;
 
@@ -18,6 +20,18 @@ impl Digest {
         // Serializing plain structs to JSON cannot fail; the fallback keeps this total.
         let bytes = serde_json::to_vec(processes).unwrap_or_default();
         Digest::of_bytes(&bytes)
+    }
+
+    /// The digest of a host's content. Without a gateway it is the digest of its processes,
+    /// as before gateways existed, so stored marks stay valid.
+    pub fn of_content(content: &HostContent) -> Digest {
+        match &content.gateway {
+            None => Digest::of(&content.processes),
+            Some(gateway) => {
+                let both = (&content.processes, gateway);
+                Digest::of_bytes(&serde_json::to_vec(&both).unwrap_or_default())
+            }
+        }
     }
 
     /// The digest of raw bytes.

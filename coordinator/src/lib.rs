@@ -10,10 +10,12 @@
 pub mod api;
 pub mod cluster;
 pub mod config;
+pub mod connections;
 pub mod digest;
 pub mod longpoll;
 pub mod metrics;
 pub mod openapi;
+pub mod readiness;
 pub mod reports;
 pub mod server;
 pub mod status;

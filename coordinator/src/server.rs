@@ -106,6 +106,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             app.state.cluster.clone(),
         )));
     }
+    helpers.push(tokio::spawn(crate::readiness::expire(app.state.clone())));
     let App {
         router,
         state,
@@ -113,8 +114,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         writer,
     } = app;
     drop(state);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(signalled(shutdown))
+    crate::connections::serve(listener, router, signalled(shutdown))
         .await
         .map_err(ServeError::Serve)?;
     for helper in helpers {

@@ -25,16 +25,18 @@ fn report(applied_index: u64) -> Value {
 #[tokio::test]
 async fn desired_state_renders_and_keeps_its_index() {
     let api = Api::new();
+    // Mimir goes on two hosts: object storage first (settings touch no host yet).
+    let base = api.on_s3("mimir").await;
     api.register("h1", "198.18.0.2").await;
     let empty = api.get("/v1/hosts/h1/desired").await;
     assert_eq!(
         empty.body,
-        json!({ "host": "h1", "index": 1, "processes": [] })
+        json!({ "host": "h1", "index": base + 1, "processes": [] })
     );
     api.assign("h1", "mimir:all").await;
     let d = api.get("/v1/hosts/h1/desired?index=0").await;
     assert_eq!(d.status, StatusCode::OK);
-    assert_eq!(d.body["index"], 2);
+    assert_eq!(d.body["index"], base + 2);
     let p = &d.body["processes"][0];
     assert_eq!(p["id"], json!({ "backend": "mimir", "role": null }));
     assert_eq!(p["data_dir"], "/var/lib/lgtm/mimir");
@@ -47,11 +49,17 @@ async fn desired_state_renders_and_keeps_its_index() {
     // A change that does not touch h1's content leaves its index alone.
     api.register("h2", "198.18.0.3").await;
     api.assign("h2", "tempo:all").await;
-    assert_eq!(api.index().await, 4);
-    assert_eq!(api.get("/v1/hosts/h1/desired").await.body["index"], 2);
+    assert_eq!(api.index().await, base + 4);
+    assert_eq!(
+        api.get("/v1/hosts/h1/desired").await.body["index"],
+        base + 2
+    );
     // One that does (a new Mimir peer) moves it.
     api.assign("h2", "mimir:querier").await;
-    assert_eq!(api.get("/v1/hosts/h1/desired").await.body["index"], 5);
+    assert_eq!(
+        api.get("/v1/hosts/h1/desired").await.body["index"],
+        base + 5
+    );
 }
 
 #[tokio::test]
@@ -104,12 +112,17 @@ async fn long_poll_answers_at_once_when_the_agent_is_behind() {
 #[tokio::test]
 async fn long_poll_waits_and_wakes_only_for_its_host() {
     let api = Api::new();
+    // Loki goes on two hosts: object storage first.
+    api.on_s3("loki").await;
     api.register("h1", "198.18.0.2").await;
-    api.assign("h1", "loki:all").await;
+    let applied = api.assign("h1", "loki:all").await.body["index"]
+        .as_u64()
+        .unwrap();
     let metrics = api.app.state.metrics.clone();
     let router = api.app.router.clone();
     let poll = tokio::spawn(async move {
-        let req = axum::http::Request::get("/v1/hosts/h1/desired?index=2&wait=10m")
+        let uri = format!("/v1/hosts/h1/desired?index={applied}&wait=10m");
+        let req = axum::http::Request::get(uri.as_str())
             .body(axum::body::Body::empty())
             .unwrap();
         let res = tower::ServiceExt::oneshot(router, req).await.unwrap();

@@ -294,6 +294,30 @@ fn cases() -> Vec<Case> {
             "",
         )
         .want(409, "stateful_role", Some("force"), "holds data"),
+        case(
+            "a filesystem backend on a second host",
+            "POST",
+            "/v1/hosts/h3/roles",
+            r#"{"role":"tempo:querier"}"#,
+        )
+        .want(
+            409,
+            "filesystem_storage_multi_host",
+            Some("host"),
+            "tempo stores data on the local filesystem, which only works on a single host (h2); set tempo.storage.backend to s3",
+        ),
+        case(
+            "filesystem storage for a backend on two hosts",
+            "PUT",
+            "/v1/settings/loki.storage.backend",
+            r#"{"value":"filesystem"}"#,
+        )
+        .want(
+            409,
+            "filesystem_storage_multi_host",
+            Some("value"),
+            "loki runs on 2 hosts (h2, h4) and the local filesystem only works on a single host",
+        ),
         case("remove host with roles", "DELETE", "/v1/hosts/h2", "").want(
             409,
             "host_has_roles",
@@ -338,6 +362,10 @@ async fn every_rejection_is_json_names_the_field_and_changes_nothing() {
     let api = Api::new();
     api.register("h2", "198.18.0.2").await;
     api.assign("h2", "tempo:all").await;
+    // Loki on two hosts, on object storage.
+    api.on_s3("loki").await;
+    api.assign("h2", "loki:all").await;
+    api.assign("h4", "loki:read").await;
     api.call(
         "PUT",
         "/v1/settings/cluster.name",

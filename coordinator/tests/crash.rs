@@ -88,6 +88,25 @@ fn verify(addr: SocketAddr, acked: &[(String, String, u64)]) {
     );
 }
 
+/// Puts every backend on S3: the writers put each backend on many hosts, which
+/// filesystem storage refuses.
+fn object_storage(addr: SocketAddr) {
+    for b in ["mimir", "loki", "tempo"] {
+        for (k, v) in [
+            ("storage.s3.endpoint", "http://198.18.0.1:9000".to_owned()),
+            ("storage.s3.bucket", format!("crash-{b}")),
+            ("storage.s3.access_key_id", "crash".to_owned()),
+            ("storage.s3.secret_access_key", "secret".to_owned()),
+            ("storage.backend", "s3".to_owned()),
+        ] {
+            let body = format!(r#"{{"value":"{v}"}}"#);
+            let path = format!("/v1/settings/{b}.{k}");
+            let (status, answer) = http(addr, "PUT", &path, Some(&body)).unwrap();
+            assert_eq!(status, 200, "{path}: {answer}");
+        }
+    }
+}
+
 #[test]
 fn acknowledged_assignments_survive_kill_9() {
     let tmp = tempfile::tempdir().unwrap();
@@ -95,6 +114,9 @@ fn acknowledged_assignments_survive_kill_9() {
     let acked = Arc::new(Mutex::new(Vec::new()));
     for round in 0..3 {
         let c = Coordinator::start(&state, &[]);
+        if round == 0 {
+            object_storage(c.addr);
+        }
         verify(c.addr, &acked.lock().unwrap());
         let before = acked.lock().unwrap().len();
         let stop = Arc::new(AtomicBool::new(false));

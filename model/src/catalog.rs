@@ -258,6 +258,12 @@ pub static TEMPO: BackendCatalog = BackendCatalog {
     ],
 };
 
+/// The gateway role of every backend: nginx in front of the backend's workers on that host.
+///
+/// Not an upstream target and not a backend process: it is not required, holds no state,
+/// is not replicated, and its hosts run one `lgtm-gateway.service` for all their gateways.
+pub const GATEWAY: &str = "gateway";
+
 /// The catalog in force for a backend.
 pub fn catalog(backend: Backend) -> &'static BackendCatalog {
     match backend {
@@ -314,13 +320,22 @@ impl BackendCatalog {
             })
     }
 
-    /// Every role name: targets, then meta-roles.
+    /// Every role name: targets, then meta-roles, then the gateway.
     pub fn names(&'static self) -> impl Iterator<Item = &'static str> + Clone {
         let targets = self.targets.iter().map(|t| t.name);
-        targets.chain(self.meta_roles.iter().map(|m| m.name))
+        let metas = targets.chain(self.meta_roles.iter().map(|m| m.name));
+        metas.chain(std::iter::once(GATEWAY))
     }
 
-    /// Every role: targets, then meta-roles.
+    /// The gateway role of this backend.
+    pub fn gateway(&'static self) -> Role {
+        Role {
+            backend: self.backend,
+            name: GATEWAY,
+        }
+    }
+
+    /// Every role: targets, then meta-roles, then the gateway.
     pub fn roles(&'static self) -> impl Iterator<Item = Role> {
         self.names().map(|name| Role {
             backend: self.backend,
@@ -384,6 +399,11 @@ impl Role {
     /// The backend's catalog.
     pub fn catalog(self) -> &'static BackendCatalog {
         catalog(self.backend)
+    }
+
+    /// Whether this is the backend's gateway (nginx), not a backend process role.
+    pub fn is_gateway(self) -> bool {
+        self.name == GATEWAY
     }
 
     /// Whether this is a meta-role.
@@ -593,6 +613,13 @@ mod tests {
         assert_eq!(ing.expand(), vec![ing]);
         let q = Role::resolve("mimir:querier", None, Backend::Mimir).unwrap();
         assert!(!q.is_stateful() && !q.is_replicated());
+        let gw = Role::resolve("loki:gateway", None, Backend::Mimir).unwrap();
+        assert!(gw.is_gateway() && !gw.is_meta() && !gw.is_stateful() && !gw.is_required());
+        assert!(!gw.is_replicated() && !q.is_gateway());
+        assert_eq!(
+            catalog(Backend::Tempo).gateway().to_string(),
+            "tempo:gateway"
+        );
         let generator = Role::resolve("tempo:metrics-generator", None, Backend::Mimir).unwrap();
         assert!(!generator.is_required(), "metrics-generator is optional");
         // Loki's `all` does not run the index gateway; `backend` does.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ProcessModel, Replicated, Role, catalog};
 use crate::names::{Backend, HostName};
+use crate::settings::StorageKind;
 
 /// Hosts needed before a replicated ring runs with [`FULL_REPLICATION`].
 pub const REPLICATION_MIN_HOSTS: usize = 3;
@@ -53,7 +54,7 @@ pub struct BackendConsistency {
     pub warnings: Vec<String>,
 }
 
-/// Hosts per target of one backend, meta-roles expanded.
+/// Hosts per target of one backend, meta-roles expanded; gateways are not targets.
 pub fn hosts_by_target(
     backend: Backend,
     assignments: &BTreeMap<HostName, Vec<Role>>,
@@ -62,7 +63,7 @@ pub fn hosts_by_target(
     for (host, roles) in assignments {
         for target in roles
             .iter()
-            .filter(|r| r.backend() == backend)
+            .filter(|r| r.backend() == backend && !r.is_gateway())
             .flat_map(|r| r.expand())
         {
             out.entry(target).or_default().insert(host.clone());
@@ -110,7 +111,10 @@ pub fn evaluate(
     }
     if cat.process_model == ProcessModel::OnePerRole {
         for (host, roles) in assignments {
-            let n = roles.iter().filter(|r| r.backend() == backend).count();
+            let n = roles
+                .iter()
+                .filter(|r| r.backend() == backend && !r.is_gateway())
+                .count();
             if n > 1 {
                 warnings.push(format!(
                     "{host} runs {n} {backend} roles: that is {n} {backend} processes on one host"
@@ -182,6 +186,94 @@ pub fn check_assign(
         }
     }
     Ok(AssignOutcome::Added)
+}
+
+/// Why a change would put a backend that stores on the local filesystem on several hosts:
+/// each host would keep its own blocks, and queriers on one would never see another's data.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "{backend} stores data on the local filesystem, which only works on a single host ({on}); set {backend}.storage.backend to s3 (`lgtmctl config set {backend}.storage.backend s3`, with {backend}.storage.s3.*) before adding {host}"
+    )]
+    AssignToSecondHost {
+        /// The backend.
+        backend: Backend,
+        /// The host it would be added to.
+        host: HostName,
+        /// The host it runs on now.
+        on: HostName,
+    },
+    #[error(
+        "{backend} runs on {count} hosts ({hosts}) and the local filesystem only works on a single host; keep {backend}.storage.backend s3, or unassign {backend} from all hosts but one first"
+    )]
+    FilesystemOnSeveralHosts {
+        /// The backend.
+        backend: Backend,
+        /// How many hosts run it.
+        count: usize,
+        /// Those hosts, comma-separated.
+        hosts: String,
+    },
+}
+
+/// Hosts with at least one role of `backend` (its gateway holds no data and does not count).
+pub fn backend_hosts(
+    backend: Backend,
+    assignments: &BTreeMap<HostName, Vec<Role>>,
+) -> BTreeSet<HostName> {
+    assignments
+        .iter()
+        .filter(|(_, roles)| {
+            roles
+                .iter()
+                .any(|r| r.backend() == backend && !r.is_gateway())
+        })
+        .map(|(h, _)| h.clone())
+        .collect()
+}
+
+/// Checks adding `role` to `host` when its backend stores on `storage`: a filesystem
+/// backend may run on one host only.
+pub fn check_assign_storage(
+    storage: StorageKind,
+    assignments: &BTreeMap<HostName, Vec<Role>>,
+    host: &HostName,
+    role: Role,
+) -> Result<(), StorageError> {
+    if storage != StorageKind::Filesystem || role.is_gateway() {
+        return Ok(());
+    }
+    let backend = role.backend();
+    let hosts = backend_hosts(backend, assignments);
+    match hosts.iter().find(|h| *h != host) {
+        Some(on) if !hosts.contains(host) => Err(StorageError::AssignToSecondHost {
+            backend,
+            host: host.clone(),
+            on: on.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks switching `backend` to `storage` with the current assignments.
+pub fn check_storage_change(
+    backend: Backend,
+    storage: StorageKind,
+    assignments: &BTreeMap<HostName, Vec<Role>>,
+) -> Result<(), StorageError> {
+    let hosts = backend_hosts(backend, assignments);
+    if storage == StorageKind::Filesystem && hosts.len() > 1 {
+        return Err(StorageError::FilesystemOnSeveralHosts {
+            backend,
+            count: hosts.len(),
+            hosts: hosts
+                .iter()
+                .map(HostName::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -438,5 +530,64 @@ mod tests {
             "{e}"
         );
         assert!(check_assign(&host, &[r("tempo:ingester")], r("tempo:all")).is_err());
+    }
+
+    #[test]
+    fn filesystem_storage_stays_on_one_host() {
+        use StorageKind::{Filesystem, S3};
+        let one = cluster(&[("h1", &["mimir:all", "loki:all"]), ("h2", &["tempo:all"])]);
+        // Same host, or another backend's host: fine.
+        assert_eq!(
+            check_assign_storage(Filesystem, &one, &h("h1"), r("mimir:ingester")),
+            Ok(())
+        );
+        assert_eq!(
+            check_assign_storage(Filesystem, &one, &h("h3"), r("tempo:querier")),
+            Err(StorageError::AssignToSecondHost {
+                backend: Backend::Tempo,
+                host: h("h3"),
+                on: h("h2"),
+            })
+        );
+        let e = check_assign_storage(Filesystem, &one, &h("h2"), r("mimir:querier"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "mimir stores data on the local filesystem, which only works on a single host (h1)"
+            ) && e.contains("`lgtmctl config set mimir.storage.backend s3`")
+                && e.ends_with("before adding h2"),
+            "{e}"
+        );
+        // A first host, or S3: fine.
+        let empty = cluster(&[]);
+        assert_eq!(
+            check_assign_storage(Filesystem, &empty, &h("h9"), r("mimir:all")),
+            Ok(())
+        );
+        assert_eq!(
+            check_assign_storage(S3, &one, &h("h2"), r("mimir:querier")),
+            Ok(())
+        );
+
+        let three = cluster(&[
+            ("h1", &["mimir:write"]),
+            ("h2", &["mimir:read"]),
+            ("h3", &["mimir:backend", "loki:all"]),
+        ]);
+        let e = check_storage_change(Backend::Mimir, Filesystem, &three).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mimir runs on 3 hosts (h1, h2, h3) and the local filesystem only works on a single host; keep mimir.storage.backend s3, or unassign mimir from all hosts but one first"
+        );
+        assert_eq!(check_storage_change(Backend::Mimir, S3, &three), Ok(()));
+        assert_eq!(
+            check_storage_change(Backend::Loki, Filesystem, &three),
+            Ok(())
+        );
+        assert_eq!(
+            check_storage_change(Backend::Tempo, Filesystem, &three),
+            Ok(())
+        );
     }
 }

@@ -71,6 +71,7 @@ impl ProcessId {
         let mut all: Vec<ProcessId> = Backend::ALL
             .iter()
             .flat_map(|b| catalog(*b).roles())
+            .filter(|r| !r.is_gateway())
             .map(ProcessId::for_role)
             .collect();
         all.sort();
@@ -119,9 +120,10 @@ impl fmt::Display for ProcessId {
 }
 
 /// Groups a host's roles into processes, each with its sorted, de-duplicated roles.
+/// Gateway roles are no backend process (see [`crate::gateway`]) and are left out.
 pub fn processes(roles: &[Role]) -> BTreeMap<ProcessId, Vec<Role>> {
     let mut out: BTreeMap<ProcessId, Vec<Role>> = BTreeMap::new();
-    for role in roles {
+    for role in roles.iter().filter(|r| !r.is_gateway()) {
         out.entry(ProcessId::for_role(*role))
             .or_default()
             .push(*role);
@@ -145,7 +147,8 @@ mod tests {
         }
         assert_eq!(
             ProcessId::all().len(),
-            2 + catalog(Backend::Tempo).roles().count()
+            2 + catalog(Backend::Tempo).roles().count() - 1,
+            "every Tempo role but the gateway is a process"
         );
         assert_eq!(ProcessId::from_unit_name("lgtm-agent.service"), None);
         assert_eq!(ProcessId::from_unit_name("lgtm-tempo-nope.service"), None);
@@ -166,7 +169,7 @@ mod tests {
 
     #[test]
     fn every_tempo_role_has_planned_ports() {
-        for role in catalog(Backend::Tempo).roles() {
+        for role in catalog(Backend::Tempo).roles().filter(|r| !r.is_gateway()) {
             assert!(TEMPO_PORTS.iter().any(|(n, _)| *n == role.name()), "{role}");
         }
     }
@@ -181,6 +184,8 @@ mod tests {
             r("loki:write"),
             r("tempo:ingester"),
             r("tempo:querier"),
+            r("tempo:gateway"),
+            r("gateway"),
         ];
         let procs = processes(&roles);
         let units: Vec<_> = procs.keys().map(ProcessId::unit_name).collect();

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::names::Backend;
 use crate::suggest::did_you_mean;
 
+mod tempo;
+mod values;
+
+pub use tempo::{Receiver, TempoSettings};
+
 /// Where a backend keeps its blocks, chunks and traces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +56,8 @@ pub struct S3Settings {
     pub insecure: bool,
     /// Path-style addressing (most self-hosted S3 servers need it).
     pub path_style: bool,
+    /// Absolute path of a CA bundle on the hosts, for endpoints with a private CA.
+    pub ca_file: Option<String>,
 }
 
 /// Settings of one backend.
@@ -63,6 +70,8 @@ pub struct BackendSettings {
     pub storage: StorageKind,
     /// S3 settings, used when `storage` is S3.
     pub s3: S3Settings,
+    /// Operator YAML overlay, deep-merged over every rendered config of the backend.
+    pub overrides: Option<String>,
 }
 
 /// All settings of a cluster.
@@ -75,7 +84,14 @@ pub struct Settings {
     pub default_backend: Backend,
     /// Per-backend settings.
     pub backends: BTreeMap<Backend, BackendSettings>,
+    /// Settings only Tempo has.
+    pub tempo: TempoSettings,
+    /// Tenant the gateway sends as `X-Scope-OrgID` when a client sends none.
+    pub gateway_tenant: String,
 }
+
+/// The gateway's default tenant, as Canonical's coordinators use it.
+pub const DEFAULT_GATEWAY_TENANT: &str = "anonymous";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -86,6 +102,8 @@ impl Default for Settings {
                 .into_iter()
                 .map(|b| (b, BackendSettings::default()))
                 .collect(),
+            tempo: TempoSettings::default(),
+            gateway_tenant: DEFAULT_GATEWAY_TENANT.into(),
         }
     }
 }
@@ -152,6 +170,28 @@ const BACKEND_KEYS: &[(&str, &str, bool)] = &[
         "true for path-style bucket addressing",
         false,
     ),
+    (
+        "storage.s3.ca_file",
+        "absolute path of the endpoint's CA bundle on the hosts (Loki, Tempo)",
+        false,
+    ),
+    (
+        "overrides",
+        "YAML mapping deep-merged over the rendered config (--from-file)",
+        false,
+    ),
+];
+
+/// Keys under `tempo.` only: (suffix, help).
+const TEMPO_KEYS: &[(&str, &str)] = &[
+    (
+        "receivers",
+        "comma list of otlp_grpc, otlp_http, jaeger_grpc, jaeger_thrift_http, zipkin",
+    ),
+    (
+        "metrics_generator.remote_write_url",
+        "Prometheus remote-write URL; needed to run tempo:metrics-generator",
+    ),
 ];
 
 /// Every settings key, in display order.
@@ -168,6 +208,11 @@ pub fn keys() -> Vec<KeySpec> {
             secret: false,
         },
     ];
+    out.push(KeySpec {
+        key: "gateway.tenant".into(),
+        help: "X-Scope-OrgID the gateway sends when a client sends none (1-150 of A-Z, a-z, 0-9, '_', '.', '-')",
+        secret: false,
+    });
     for b in Backend::ALL {
         for (suffix, help, secret) in BACKEND_KEYS {
             out.push(KeySpec {
@@ -175,6 +220,13 @@ pub fn keys() -> Vec<KeySpec> {
                 help,
                 secret: *secret,
             });
+        }
+        if b == Backend::Tempo {
+            out.extend(TEMPO_KEYS.iter().map(|(suffix, help)| KeySpec {
+                key: format!("{b}.{suffix}"),
+                help,
+                secret: false,
+            }));
         }
     }
     out
@@ -220,6 +272,24 @@ fn plain_token(key: &str, value: &str, max: usize) -> Result<String, SettingErro
             format!(
                 "use 1 to {max} printable characters without spaces, quotes, '\\', '%', '$' or '`'"
             ),
+        ))
+    }
+}
+
+/// A tenant ID that is valid for Mimir, Loki and Tempo and safe inside nginx.conf quoting.
+fn tenant(key: &str, value: &str) -> Result<String, SettingError> {
+    let ok = (1..=150).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && value != "."
+        && value != "..";
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(bad(
+            key,
+            "use 1 to 150 characters of A-Z, a-z, 0-9, '_', '.' and '-' (not '.' or '..')",
         ))
     }
 }
@@ -335,13 +405,25 @@ fn split_backend(key: &str) -> Option<(Backend, &str)> {
 
 impl Settings {
     /// Sets a non-secret key from its text value; on error nothing changes.
+    ///
+    /// Refuses a value that would make two backends write the same object-storage location.
     pub fn set(&mut self, key_name: &str, value: &str) -> Result<(), SettingError> {
+        let mut next = self.clone();
+        next.apply(key_name, value)?;
+        if let Some(shared) = crate::render::storage::shared_location(&next) {
+            return Err(bad(key_name, shared));
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn apply(&mut self, key_name: &str, value: &str) -> Result<(), SettingError> {
         let spec = key(key_name)?;
         if spec.secret {
             return Err(SettingError::SecretViaValue { key: spec.key });
         }
         let k = key_name;
-        let opt = |v: &str, f: fn(&str, &str) -> Result<String, SettingError>| {
+        let opt = |v: &str, f: &dyn Fn(&str, &str) -> Result<String, SettingError>| {
             if v.is_empty() {
                 Ok(None)
             } else {
@@ -350,6 +432,13 @@ impl Settings {
         };
         match k {
             "cluster.name" => self.cluster_name = label(k, value)?,
+            "gateway.tenant" => {
+                self.gateway_tenant = if value.is_empty() {
+                    DEFAULT_GATEWAY_TENANT.into()
+                } else {
+                    tenant(k, value)?
+                }
+            }
             "cluster.default_backend" => {
                 self.default_backend = value.parse().map_err(|e| bad(k, e))?
             }
@@ -361,14 +450,25 @@ impl Settings {
                         s.log_level = parse(k, value, "one of debug, info, warn, error")?
                     }
                     "storage.backend" => s.storage = parse(k, value, "filesystem or s3")?,
-                    "storage.s3.endpoint" => s.s3.endpoint = opt(value, endpoint)?,
-                    "storage.s3.region" => s.s3.region = opt(value, label)?,
-                    "storage.s3.bucket" => s.s3.bucket = opt(value, bucket)?,
+                    "storage.s3.endpoint" => s.s3.endpoint = opt(value, &endpoint)?,
+                    "storage.s3.region" => s.s3.region = opt(value, &label)?,
+                    "storage.s3.bucket" => s.s3.bucket = opt(value, &bucket)?,
                     "storage.s3.access_key_id" => {
-                        s.s3.access_key_id = opt(value, |k, v| plain_token(k, v, 256))?
+                        s.s3.access_key_id = opt(value, &|k, v| plain_token(k, v, 256))?
                     }
                     "storage.s3.insecure" => s.s3.insecure = parse(k, value, "true or false")?,
                     "storage.s3.path_style" => s.s3.path_style = parse(k, value, "true or false")?,
+                    "storage.s3.ca_file" => {
+                        s.s3.ca_file = opt(value, &|k, v| values::ca_file(k, v, b))?
+                    }
+                    "overrides" => s.overrides = opt(value, &|k, v| values::overrides(k, v, b))?,
+                    "receivers" => {
+                        self.tempo.receivers =
+                            tempo::parse_receivers(value).map_err(|e| bad(k, e))?
+                    }
+                    "metrics_generator.remote_write_url" => {
+                        self.tempo.remote_write_url = opt(value, &values::url)?
+                    }
                     _ => return Err(bad(k, "no such setting")),
                 }
             }
@@ -386,6 +486,7 @@ impl Settings {
         Ok(match key_name {
             "cluster.name" => self.cluster_name.clone(),
             "cluster.default_backend" => self.default_backend.to_string(),
+            "gateway.tenant" => self.gateway_tenant.clone(),
             k => {
                 let (b, rest) = split_backend(k).ok_or_else(|| bad(k, "unknown scope"))?;
                 let s = self.backend(b);
@@ -398,6 +499,12 @@ impl Settings {
                     "storage.s3.access_key_id" => s.s3.access_key_id.clone().unwrap_or_else(unset),
                     "storage.s3.insecure" => s.s3.insecure.to_string(),
                     "storage.s3.path_style" => s.s3.path_style.to_string(),
+                    "storage.s3.ca_file" => s.s3.ca_file.clone().unwrap_or_else(unset),
+                    "overrides" => s.overrides.clone().unwrap_or_else(unset),
+                    "receivers" => tempo::receivers_text(&self.tempo.receivers),
+                    "metrics_generator.remote_write_url" => {
+                        self.tempo.remote_write_url.clone().unwrap_or_else(unset)
+                    }
                     _ => return Err(bad(k, "no such setting")),
                 }
             }
@@ -424,6 +531,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gateway_tenant_is_validated_and_resets_to_anonymous() {
+        let mut s = Settings::default();
+        assert_eq!(s.get("gateway.tenant").unwrap(), "anonymous");
+        s.set("gateway.tenant", "team-a_1.prod").unwrap();
+        assert_eq!(s.gateway_tenant, "team-a_1.prod");
+        for bad in ["a'b", "a\"b", "a b", "a;b", "$x", "..", &"x".repeat(151)] {
+            let e = s.set("gateway.tenant", bad).unwrap_err().to_string();
+            assert!(e.contains("gateway.tenant"), "{bad}: {e}");
+        }
+        assert_eq!(
+            s.gateway_tenant, "team-a_1.prod",
+            "a refused value changes nothing"
+        );
+        s.set("gateway.tenant", "").unwrap();
+        assert_eq!(s.gateway_tenant, "anonymous");
+    }
+
+    #[test]
     fn set_and_get_round_trip() {
         let mut s = Settings::default();
         let cases = [
@@ -437,6 +562,16 @@ mod tests {
             ("mimir.storage.s3.access_key_id", "AKIAEXAMPLE"),
             ("mimir.storage.s3.insecure", "true"),
             ("tempo.storage.s3.path_style", "true"),
+            ("tempo.storage.s3.ca_file", "/etc/ssl/private-ca.pem"),
+            ("tempo.receivers", "otlp_grpc,zipkin"),
+            (
+                "tempo.metrics_generator.remote_write_url",
+                "https://prom.example:9090/api/v1/write",
+            ),
+            (
+                "loki.overrides",
+                "limits_config:\n  retention_period: 744h\n",
+            ),
         ];
         for (k, v) in cases {
             s.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
@@ -484,6 +619,44 @@ mod tests {
             ("cluster.name", "Prod", "a-z, 0-9"),
             ("cluster.default_backend", "mimr", "did you mean 'mimir'"),
             ("mimir.storage.s3.secret_access_key", "x", "--from-stdin"),
+            (
+                "loki.storage.s3.ca_file",
+                "ca.pem",
+                "not a plain absolute file path",
+            ),
+            (
+                "loki.storage.s3.ca_file",
+                "/etc/../ca.pem",
+                "without '.' or '..'",
+            ),
+            (
+                "mimir.storage.s3.ca_file",
+                "/etc/ca.pem",
+                "system trust store",
+            ),
+            ("tempo.receivers", "otlp", "'otlp' is not a receiver"),
+            ("tempo.receivers", ",", "at least one receiver"),
+            (
+                "tempo.metrics_generator.remote_write_url",
+                "prom:9090",
+                "not an http(s) URL",
+            ),
+            (
+                "tempo.metrics_generator.remote_write_url",
+                "http://a b",
+                "not an http(s) URL",
+            ),
+            (
+                "mimir.receivers",
+                "zipkin",
+                "unknown setting 'mimir.receivers'",
+            ),
+            ("loki.overrides", "server: [", "not valid YAML"),
+            (
+                "tempo.overrides",
+                "storage:\n  trace:\n    wal:\n      path: /x\n",
+                "'storage.trace.wal.path' is set by lgtm",
+            ),
         ];
         for (k, v, want) in cases {
             let before = Settings::default();

@@ -38,7 +38,14 @@ pub struct BackendTopology {
     pub replication: BTreeMap<&'static str, u8>,
     /// gRPC address of the first query-frontend (by host name) that has registered.
     pub frontend_grpc: Option<String>,
+    /// HTTP `addr:port` of the first few registered alertmanagers, by host name.
+    pub alertmanagers: Vec<String>,
+    /// HTTP `addr:port` of the first registered compactor, by host name.
+    pub compactor_http: Option<String>,
 }
+
+/// Alertmanagers a ruler sends to: a few, so adding one restarts no ruler past these.
+pub const ALERTMANAGER_URLS: usize = 3;
 
 impl Topology {
     /// Summarizes every host's roles and addresses.
@@ -61,6 +68,8 @@ impl Topology {
             seeds: Vec::new(),
             replication: BTreeMap::new(),
             frontend_grpc: None,
+            alertmanagers: Vec::new(),
+            compactor_http: None,
         };
         self.backends.get(&backend).unwrap_or(&EMPTY)
     }
@@ -82,7 +91,7 @@ impl BackendTopology {
                 .roles
                 .iter()
                 .copied()
-                .filter(|r| r.backend() == backend)
+                .filter(|r| r.backend() == backend && !r.is_gateway())
                 .collect()
         };
         let mut seeds: Vec<String> = hosts
@@ -97,22 +106,38 @@ impl BackendTopology {
             })
             .collect();
         seeds.sort();
-        let frontend_grpc = by_target
-            .iter()
-            .find(|(r, _)| r.name() == "query-frontend")
-            .and_then(|(_, names)| {
-                names.iter().find_map(|name| {
+        // Registered hosts running `target`, by name, with that process's ports.
+        let running = |target: &str| -> Vec<(std::net::IpAddr, crate::process::Ports)> {
+            by_target
+                .iter()
+                .filter(|(r, _)| r.name() == target)
+                .flat_map(|(_, names)| names.iter())
+                .filter_map(|name| {
                     let h = hosts.get(name)?;
                     let role = own(h)
                         .into_iter()
-                        .find(|r| r.expand().iter().any(|t| t.name() == "query-frontend"))?;
-                    Some(socket(h.address?, ProcessId::for_role(role).ports().grpc))
+                        .find(|r| r.expand().iter().any(|t| t.name() == target))?;
+                    Some((h.address?, ProcessId::for_role(role).ports()))
                 })
-            });
+                .collect()
+        };
+        let frontend_grpc = running("query-frontend")
+            .first()
+            .map(|(a, p)| socket(*a, p.grpc));
+        let alertmanagers = running("alertmanager")
+            .iter()
+            .take(ALERTMANAGER_URLS)
+            .map(|(a, p)| socket(*a, p.http))
+            .collect();
+        let compactor_http = running("compactor")
+            .first()
+            .map(|(a, p)| socket(*a, p.http));
         BackendTopology {
             seeds,
             replication,
             frontend_grpc,
+            alertmanagers,
+            compactor_http,
         }
     }
 }

@@ -13,8 +13,6 @@
 
 pub mod loki;
 pub mod mimir;
-#[cfg(test)]
-mod rendered;
 pub mod tempo;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -32,6 +32,8 @@ pub mod paths {
     pub const HOST_DESIRED: &str = "/v1/hosts/{host}/desired";
     /// `POST`: an agent's report ([`super::Report`]).
     pub const HOST_REPORT: &str = "/v1/hosts/{host}/report";
+    /// `GET [?backend=B]`: what the host gets, secrets redacted ([`super::RenderedHost`]).
+    pub const HOST_RENDERED: &str = "/v1/hosts/{host}/rendered";
     /// `GET`: every setting (secrets only say whether they are set).
     pub const SETTINGS: &str = "/v1/settings";
     /// `PUT`: set one setting ([`super::SetSetting`]); secrets too, never returned.
@@ -118,6 +120,9 @@ pub struct AssignResponse {
     pub warnings: Vec<String>,
     /// Cluster index after the change; `wait` until the host applied it.
     pub index: u64,
+    /// Further roles the same request assigned (a bare `gateway`: every deployed backend's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_assigned: Vec<Role>,
 }
 
 /// The result of an unassignment.
@@ -190,6 +195,19 @@ pub struct DesiredState {
     pub index: u64,
     /// Every backend process the host runs, sorted by id.
     pub processes: Vec<DesiredProcess>,
+    /// The gateway (nginx) the host runs, when it has gateway roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<DesiredGateway>,
+}
+
+/// The gateway of a host: one nginx serving every backend whose gateway role it has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesiredGateway {
+    /// Backends it serves, sorted.
+    pub backends: Vec<Backend>,
+    /// The complete nginx.conf (see `gateway::render`).
+    pub config: String,
 }
 
 /// One backend process on a host.
@@ -206,6 +224,34 @@ pub struct DesiredProcess {
     pub config: String,
     /// Absolute data directory of this process.
     pub data_dir: String,
+}
+
+/// What a host gets, for operators: every backend process's config, secrets redacted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderedHost {
+    /// The host.
+    pub host: HostName,
+    /// The cluster index at which this host's desired state last changed.
+    pub index: u64,
+    /// Its processes (of one backend when asked), sorted by id.
+    pub processes: Vec<RenderedProcess>,
+}
+
+/// One process of a [`RenderedHost`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderedProcess {
+    /// Which process.
+    pub id: ProcessId,
+    /// Its systemd unit.
+    pub unit: String,
+    /// Roles it runs, sorted.
+    pub roles: Vec<Role>,
+    /// Absolute data directory.
+    pub data_dir: String,
+    /// The YAML config with every secret value replaced by `<redacted>`.
+    pub config: String,
 }
 
 /// An agent's report on its host.
@@ -351,6 +397,7 @@ mod tests {
             host_registered: false,
             warnings: vec!["w".into()],
             index: 12,
+            also_assigned: vec![],
         };
         let json = serde_json::to_string(&a).expect("serializes");
         assert!(json.contains(r#""outcome":"added""#), "{json}");

@@ -200,9 +200,18 @@ fn hosts_boot_network_run_units_and_clean_up() {
 
 #[test]
 fn a_stopped_host_is_gone_and_the_rest_of_the_lab_stays() {
-    let Some(lab) = Lab::start_or_skip(LabSpec::hosts(2)) else {
+    let Some(mut lab) = Lab::start_or_skip(LabSpec::hosts(2)) else {
         return;
     };
+    // The S3 server goes with the lab too (assert_gone: no process names the lab dir).
+    let gateway = lab.gateway();
+    let s3 = lab.start_s3().unwrap();
+    assert!(s3.endpoint().starts_with(&format!("http://{gateway}:")));
+    let secret = fs::metadata(s3.root().with_file_name("secret")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&secret.permissions()) & 0o777,
+        0o600
+    );
     let print = footprint(&lab);
     lab.host(2).stop();
     assert!(!lab.host(2).is_running());

@@ -40,6 +40,7 @@ pub struct Dbus {
 enum Job {
     Start,
     Restart,
+    Reload,
     Stop,
 }
 
@@ -48,6 +49,7 @@ impl Job {
         match self {
             Job::Start => "start",
             Job::Restart => "restart",
+            Job::Reload => "reload",
             Job::Stop => "stop",
         }
     }
@@ -121,6 +123,7 @@ impl Dbus {
         let queued: zbus::Result<OwnedObjectPath> = match job {
             Job::Start => self.manager.start_unit(unit, "replace").await,
             Job::Restart => self.manager.restart_unit(unit, "replace").await,
+            Job::Reload => self.manager.reload_unit(unit, "replace").await,
             Job::Stop => self.manager.stop_unit(unit, "replace").await,
         };
         let queued = match queued {
@@ -250,6 +253,10 @@ impl Systemd for Dbus {
 
     async fn stop(&self, unit: &str) -> Result<(), SystemdError> {
         self.job(Job::Stop, unit).await
+    }
+
+    async fn reload(&self, unit: &str) -> Result<(), SystemdError> {
+        self.job(Job::Reload, unit).await
     }
 
     async fn reset_failed(&self, unit: &str) -> Result<(), SystemdError> {

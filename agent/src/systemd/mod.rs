@@ -33,6 +33,8 @@ pub trait Systemd: Sync {
     fn start(&self, unit: &str) -> impl Future<Output = Result<(), SystemdError>> + Send;
     /// Restarts a unit (starts it if stopped) and waits for the job's result.
     fn restart(&self, unit: &str) -> impl Future<Output = Result<(), SystemdError>> + Send;
+    /// Reloads a running unit (its `ExecReload=`) and waits for the job's result.
+    fn reload(&self, unit: &str) -> impl Future<Output = Result<(), SystemdError>> + Send;
     /// Stops a unit and waits for the job's result.
     fn stop(&self, unit: &str) -> impl Future<Output = Result<(), SystemdError>> + Send;
     /// Clears a unit's failed state and start rate limit.

@@ -37,6 +37,8 @@ pub trait Manager {
     fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
     /// Queues a restart job.
     fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Queues a reload job (the unit's `ExecReload=`).
+    fn reload_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
     /// Clears the failed state and the start rate limit.
     fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
     /// Creates the `[Install]` symlinks.

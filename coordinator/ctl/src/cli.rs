@@ -151,13 +151,20 @@ pub enum ConfigCommand {
     },
     /// Change one setting.
     Set(ConfigSet),
+    /// Show the configs a host gets (every backend, or one), secret values redacted.
+    Rendered {
+        /// The host.
+        host: HostName,
+        /// Only this backend's processes.
+        backend: Option<Backend>,
+    },
 }
 
 /// `config set`.
 #[derive(Debug, Args)]
 #[command(
-    group(ArgGroup::new("source").required(true).args(["value", "from_stdin"])),
-    override_usage = "lgtmctl config set [OPTIONS] <KEY> <VALUE|--from-stdin>"
+    group(ArgGroup::new("source").required(true).args(["value", "from_stdin", "from_file"])),
+    override_usage = "lgtmctl config set [OPTIONS] <KEY> <VALUE|--from-stdin|--from-file PATH>"
 )]
 pub struct ConfigSet {
     /// A dotted key, e.g. mimir.log_level.
@@ -167,6 +174,9 @@ pub struct ConfigSet {
     /// Read the value from standard input (not echoed on a terminal): the way to set secrets.
     #[arg(long)]
     pub from_stdin: bool,
+    /// Read the value from a file: the way to set multi-line values such as mimir.overrides.
+    #[arg(long, value_name = "PATH")]
+    pub from_file: Option<std::path::PathBuf>,
 }
 
 /// `wait`.

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use lgtm_model::HostName;
 use lgtm_model::wire::{
     ApiError, AssignRequest, AssignResponse, ClusterStatus, ErrorBody, HostRecord, HostRemoved,
-    SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
+    RenderedHost, SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
 };
+use lgtm_model::{Backend, HostName};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -146,6 +146,24 @@ impl Client {
         let body = SetSetting { value };
         self.call(Method::PUT, paths::SETTING, &[key], Some(&body), &[])
             .await
+    }
+
+    /// `GET /v1/hosts/{host}/rendered[?backend=B]`: configs with secret values redacted.
+    pub async fn rendered(
+        &self,
+        host: &HostName,
+        backend: Option<Backend>,
+    ) -> Result<Answer<RenderedHost>, ClientError> {
+        let b = backend.map(|b| [("backend", b.as_str())]);
+        let query: &[(&str, &str)] = b.as_ref().map_or(&[], |q| &q[..]);
+        self.call(
+            Method::GET,
+            paths::HOST_RENDERED,
+            &[host.as_str()],
+            NO_BODY,
+            query,
+        )
+        .await
     }
 
     /// Fills `{param}` segments of `template` in order, percent-encoding each value.

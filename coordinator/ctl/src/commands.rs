@@ -43,6 +43,11 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         }
         Command::Config(ConfigCommand::Get { key }) => config_get(&client, out, key).await,
         Command::Config(ConfigCommand::Set(s)) => config_set(&client, out, s).await,
+        Command::Config(ConfigCommand::Rendered { host, backend }) => {
+            let a = client.rendered(&host, backend).await?;
+            print(out, &a, output::rendered(&a.value));
+            Ok(())
+        }
         Command::Wait(w) => wait_cmd(&client, w).await,
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -184,9 +189,10 @@ async fn config_get(client: &Client, out: Output, key: Option<String>) -> Result
 }
 
 async fn config_set(client: &Client, out: Output, s: ConfigSet) -> Result<(), CtlError> {
-    let value = match (s.from_stdin, s.value) {
-        (true, _) => crate::secret::read(&s.key)?,
-        (false, Some(v)) => {
+    let value = match (s.from_stdin, s.from_file, s.value) {
+        (true, _, _) => crate::secret::read(&s.key)?,
+        (false, Some(path), _) => crate::value_file::read_file(&s.key, &path)?,
+        (false, None, Some(v)) => {
             // Refuse before a secret travels as a plain argument would; same text as the API.
             if let Ok(spec) = settings::key(&s.key)
                 && spec.secret
@@ -196,9 +202,9 @@ async fn config_set(client: &Client, out: Output, s: ConfigSet) -> Result<(), Ct
             }
             v
         }
-        (false, None) => {
+        (false, None, None) => {
             return Err(CtlError::Usage(format!(
-                "give a value for {}, or --from-stdin",
+                "give a value for {}, --from-stdin or --from-file PATH",
                 s.key
             )));
         }

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod error;
 pub mod output;
 pub mod secret;
+pub mod value_file;
 pub mod wait;
 
 use std::process::ExitCode;

@@ -69,7 +69,11 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
     if let Some(failed) = failed_actions(h) {
         return Verdict::Failed(failed);
     }
-    let needed: Vec<String> = processes(&h.roles).keys().map(|p| p.unit_name()).collect();
+    let mut needed: Vec<String> = processes(&h.roles).keys().map(|p| p.unit_name()).collect();
+    // Gateway roles are no backend process: the host's one nginx unit serves them all.
+    if h.roles.iter().any(|r| r.is_gateway()) {
+        needed.push("lgtm-gateway.service".into());
+    }
     for unit in &needed {
         let Some(u) = h.units.iter().find(|u| &u.unit == unit) else {
             return Verdict::Waiting(format!("{}: {unit} not reported yet", h.name));

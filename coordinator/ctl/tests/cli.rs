@@ -40,8 +40,34 @@ fn a_typo_is_rejected_with_a_suggestion() {
 }
 
 #[test]
+fn a_filesystem_backend_stays_on_one_host() {
+    let c = Coordinator::start();
+    c.ctl(&["assign-role", "host3", "mimir:ingester"]).ok();
+    let r = c.ctl(&["assign-role", "host4", "mimir:querier"]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert_eq!(
+        r.stderr,
+        "error: mimir stores data on the local filesystem, which only works on a single host (host3); set mimir.storage.backend to s3 (`lgtmctl config set mimir.storage.backend s3`, with mimir.storage.s3.*) before adding host4\n"
+    );
+    c.on_s3("mimir");
+    let r = c.ctl(&["assign-role", "host4", "mimir:querier"]).ok();
+    assert!(
+        r.stdout.starts_with("assigned mimir:querier to host4"),
+        "{r:#?}"
+    );
+    let r = c.ctl(&["config", "set", "mimir.storage.backend", "filesystem"]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stderr.contains("mimir runs on 2 hosts (host3, host4)"),
+        "{r:#?}"
+    );
+}
+
+#[test]
 fn backend_flag_qualified_roles_and_meta_roles() {
     let c = Coordinator::start();
+    // Mimir goes on several hosts: object storage first.
+    c.on_s3("mimir");
     let r = c
         .ctl(&["assign-role", "host3", "ingester", "--backend", "loki"])
         .ok();

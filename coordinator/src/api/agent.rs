@@ -83,7 +83,9 @@ pub async fn report(
         )
         .with_field("host"));
     }
-    s.reports.record(host, report, Instant::now());
+    let ready = crate::readiness::ready_processes(&report);
+    s.reports.record(host.clone(), report, Instant::now());
+    crate::readiness::sync(&s, &host, ready).await;
     s.metrics.reported();
     Ok(StatusCode::NO_CONTENT)
 }

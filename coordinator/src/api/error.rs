@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lgtm_model::catalog::RoleError;
+use lgtm_model::consistency::StorageError;
 use lgtm_model::render::RenderError;
 use lgtm_model::settings::SettingError;
 use lgtm_model::wire::{ApiError, ErrorBody};
@@ -120,6 +121,25 @@ impl From<ChangeError> for HttpError {
             ChangeError::Setting(SettingError::BadValue { .. }) => {
                 HttpError::bad("invalid_setting", "value", msg)
             }
+            ChangeError::NoBackendForGateway => {
+                HttpError::new(S::CONFLICT, "no_backend_for_gateway", msg).with_field("role")
+            }
+            ChangeError::Storage(e) => {
+                let field = match e {
+                    StorageError::AssignToSecondHost { .. } => "host",
+                    StorageError::FilesystemOnSeveralHosts { .. } => "value",
+                };
+                HttpError::new(S::CONFLICT, "filesystem_storage_multi_host", msg).with_field(field)
+            }
+            ChangeError::Store(s) if s.is_disk_full() => HttpError::new(
+                S::INSUFFICIENT_STORAGE,
+                "state_disk_full",
+                format!(
+                    "the coordinator's state disk is full, so the change was not applied: {}; \
+                     free space on the disk of its state directory, then retry",
+                    chain(s)
+                ),
+            ),
             ChangeError::Store(_) => HttpError::new(
                 S::INTERNAL_SERVER_ERROR,
                 "store_failed",
@@ -146,6 +166,14 @@ impl From<RenderError> for HttpError {
                 let key = key.clone();
                 HttpError::new(StatusCode::CONFLICT, "render_failed", e.to_string())
                     .with_field(&key)
+            }
+            RenderError::MissingRemoteWrite { .. } => {
+                HttpError::new(StatusCode::CONFLICT, "render_failed", e.to_string())
+                    .with_field("tempo.metrics_generator.remote_write_url")
+            }
+            RenderError::Overlay { backend, .. } => {
+                HttpError::new(StatusCode::CONFLICT, "render_failed", e.to_string())
+                    .with_field(&format!("{backend}.overrides"))
             }
         }
     }

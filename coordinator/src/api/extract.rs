@@ -13,6 +13,8 @@ use super::error::HttpError;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A request's whole body must arrive within this long.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A JSON request body, parsed strictly into `T`.
 #[derive(Debug)]
@@ -38,7 +40,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 .with_field("body"));
             }
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        // A body trickled in byte by byte must not hold the request (and the connection).
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state));
+        let read = read.await.map_err(|_| {
+            HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s; send it at once",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+            .with_field("body")
+        })?;
+        let bytes = read.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 HttpError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,

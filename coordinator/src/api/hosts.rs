@@ -106,6 +106,7 @@ pub async fn assign(
             role,
             outcome,
             host_registered,
+            also,
             warnings,
         } => {
             if applied.changed {
@@ -118,6 +119,7 @@ pub async fn assign(
                 host_registered,
                 warnings,
                 index: applied.index,
+                also_assigned: also,
             }))
         }
         other => Err(unexpected(&other)),

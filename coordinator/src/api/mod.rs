@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 mod hosts;
 mod observe;
+mod rendered;
 mod settings;
 
 pub use error::HttpError;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HOST_ROLE, delete(hosts::unassign))
         .route(paths::HOST_DESIRED, get(agent::desired))
         .route(paths::HOST_REPORT, post(agent::report))
+        .route(paths::HOST_RENDERED, get(rendered::rendered))
         .route(paths::SETTINGS, get(settings::list))
         .route(paths::SETTING, put(settings::set))
         .fallback(not_found)

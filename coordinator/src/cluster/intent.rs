@@ -1,16 +1,29 @@
-//! The cluster's intent in memory (hosts, roles, settings, secrets) and its rendering.
+//! The cluster's intent in memory (hosts, roles, settings, secrets), the readiness the
+//! gateways follow, and its rendering.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use lgtm_model::gateway::{self, GatewayInput, ReadyProcesses};
 use lgtm_model::render::{self, HostIntent, RenderError};
 use lgtm_model::settings::{Secrets, Settings};
 use lgtm_model::topology::Topology;
-use lgtm_model::wire::DesiredProcess;
+use lgtm_model::wire::{DesiredGateway, DesiredProcess};
 use lgtm_model::{Backend, HostName, Role};
 
-/// One host's rendered processes, or why they cannot be rendered.
-pub type Rendered = Result<Arc<Vec<DesiredProcess>>, RenderError>;
+use super::readiness::Readiness;
+
+/// What one host should run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostContent {
+    /// Backend processes, sorted by id.
+    pub processes: Vec<DesiredProcess>,
+    /// Its gateway, when it has gateway roles.
+    pub gateway: Option<DesiredGateway>,
+}
+
+/// One host's rendered content, or why it cannot be rendered.
+pub type Rendered = Result<Arc<HostContent>, RenderError>;
 
 /// What operators and agents asked for; everything rendering reads.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,6 +34,8 @@ pub struct Intent {
     pub secrets: Secrets,
     /// Every host, roles sorted.
     pub hosts: BTreeMap<HostName, HostIntent>,
+    /// Ready processes, which gateways route to (not stored: agents report it again).
+    pub readiness: Readiness,
 }
 
 impl Intent {
@@ -32,17 +47,19 @@ impl Intent {
     /// Renders every host. Pure: the same intent always renders the same content.
     pub fn render_all(&self) -> (Topology, BTreeMap<HostName, Rendered>) {
         let topology = Topology::of(&self.hosts);
+        let ready = self.readiness.effective(&self.hosts);
         let rendered = self
             .hosts
             .keys()
-            .map(|h| (h.clone(), self.render(&topology, h)))
+            .map(|h| (h.clone(), self.render(&topology, &ready, h)))
             .collect();
         (topology, rendered)
     }
 
     /// Renders after a change from `prev` (whose topology and rendering are given),
-    /// re-rendering only the hosts whose own intent or whose backends' topology changed; the
-    /// others keep `prev_rendered` (same content).
+    /// re-rendering only the hosts whose own intent or whose backends' topology changed, and
+    /// every gateway host (few, and they follow every host's readiness); the others keep
+    /// `prev_rendered` (same content).
     pub fn rerender(
         &self,
         prev: &Intent,
@@ -53,6 +70,7 @@ impl Intent {
             return self.render_all();
         }
         let topology = Topology::of(&self.hosts);
+        let ready = self.readiness.effective(&self.hosts);
         let moved: Vec<Backend> = Backend::ALL
             .into_iter()
             .filter(|b| topology.backend(*b) != prev_topology.backend(*b))
@@ -62,10 +80,11 @@ impl Intent {
             .iter()
             .map(|(name, host)| {
                 let unchanged = prev.hosts.get(name) == Some(host)
+                    && !host.roles.iter().any(|r| r.is_gateway())
                     && !host.roles.iter().any(|r| moved.contains(&r.backend()));
                 let rendered = match prev_rendered.get(name) {
                     Some(r) if unchanged => r.clone(),
-                    _ => self.render(&topology, name),
+                    _ => self.render(&topology, &ready, name),
                 };
                 (name.clone(), rendered)
             })
@@ -73,13 +92,20 @@ impl Intent {
         (topology, rendered)
     }
 
-    fn render(&self, topology: &Topology, host: &HostName) -> Rendered {
+    fn render(&self, topology: &Topology, ready: &ReadyProcesses, host: &HostName) -> Rendered {
         let cluster = render::Cluster {
             settings: &self.settings,
             secrets: &self.secrets,
             hosts: &self.hosts,
         };
-        render::render_host(cluster, topology, host).map(Arc::new)
+        let processes = render::render_host(cluster, topology, host)?;
+        let input = GatewayInput {
+            settings: &self.settings,
+            hosts: &self.hosts,
+            ready,
+        };
+        let gateway = gateway::render(input, host);
+        Ok(Arc::new(HostContent { processes, gateway }))
     }
 }
 

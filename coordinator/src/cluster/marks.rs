@@ -34,7 +34,7 @@ pub fn advance(
             all.insert(host.clone(), *mark);
             continue;
         }
-        let digest = content.as_ref().ok().map(|p| Digest::of(p));
+        let digest = content.as_ref().ok().map(|c| Digest::of_content(c));
         let next = match (prev.get(host), digest) {
             (None, digest) => Some(Mark { index, digest }),
             (Some(old), Some(d)) if old.digest != Some(d) => Some(Mark {
@@ -68,13 +68,16 @@ mod tests {
     fn content(tag: &str) -> Rendered {
         let role: lgtm_model::Role = "mimir:all".parse().unwrap();
         let id = lgtm_model::process::ProcessId::for_role(role);
-        Ok(Arc::new(vec![DesiredProcess {
-            id,
-            roles: vec![role],
-            ports: id.ports(),
-            config: tag.into(),
-            data_dir: "/d".into(),
-        }]))
+        Ok(Arc::new(super::super::HostContent {
+            processes: vec![DesiredProcess {
+                id,
+                roles: vec![role],
+                ports: id.ports(),
+                config: tag.into(),
+                data_dir: "/d".into(),
+            }],
+            gateway: None,
+        }))
     }
 
     fn error() -> Rendered {
@@ -84,7 +87,7 @@ mod tests {
     fn mark(index: u64, r: &Rendered) -> Mark {
         Mark {
             index,
-            digest: r.as_ref().ok().map(|p| Digest::of(p)),
+            digest: r.as_ref().ok().map(|c| Digest::of_content(c)),
         }
     }
 

@@ -20,10 +20,12 @@ use crate::store::{Commit, Mark, Store, StoreError};
 mod intent;
 mod marks;
 pub mod ops;
+mod readiness;
 mod view;
 
-pub use intent::{Intent, Rendered};
+pub use intent::{HostContent, Intent, Rendered};
 pub use ops::{ChangeError, Op, Reply};
+pub use readiness::Readiness;
 pub use view::{HostView, View};
 
 /// An accepted operation: the cluster index after it, and the reply.
@@ -176,6 +178,7 @@ impl Core {
             };
             intent.hosts.insert(name, intent_host);
         }
+        intent.readiness = Readiness::recovered(intent.hosts.keys().cloned());
         let (topology, rendered) = intent.render_all();
         let mut index = stored.index;
         let (marks, moved) = marks::advance(&prev, &BTreeMap::new(), &rendered, index + 1);
@@ -204,7 +207,8 @@ impl Core {
 
     fn apply(&mut self, op: &Op) -> Result<Applied, ChangeError> {
         let mut plan = ops::plan(&self.intent, op)?;
-        if plan.changes.is_empty() {
+        let readiness_moved = plan.next.readiness != self.intent.readiness;
+        if plan.changes.is_empty() && !readiness_moved {
             return Ok(Applied {
                 index: self.index,
                 changed: false,
@@ -216,6 +220,18 @@ impl Core {
             .next
             .rerender(&self.intent, &self.topology, &self.rendered);
         let (marks, moved) = marks::advance(&self.marks, &self.rendered, &rendered, index);
+        if plan.changes.is_empty() && moved.is_empty() {
+            // Readiness moved without moving any gateway's content: nothing to store.
+            self.intent = plan.next;
+            self.topology = topology;
+            self.rendered = rendered;
+            self.marks = marks;
+            return Ok(Applied {
+                index: self.index,
+                changed: true,
+                reply: plan.reply,
+            });
+        }
         self.store
             .commit(&Commit {
                 index,
@@ -256,6 +272,7 @@ impl Core {
                     roles: h.roles.clone(),
                     desired_index,
                     rendered,
+                    ready: self.intent.readiness.reported(name).cloned(),
                 };
                 (name.clone(), host)
             })

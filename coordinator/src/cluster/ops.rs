@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 
-use lgtm_model::catalog::RoleError;
-use lgtm_model::consistency::{self, AssignError, AssignOutcome};
+use lgtm_model::catalog::{GATEWAY, RoleError};
+use lgtm_model::consistency::{self, AssignError, AssignOutcome, StorageError};
+use lgtm_model::process::ProcessId;
 use lgtm_model::render::HostIntent;
 use lgtm_model::settings::{self, SettingError};
 use lgtm_model::wire::HostRecord;
@@ -61,6 +62,13 @@ pub enum Op {
         /// Text value; empty clears.
         value: String,
     },
+    /// An agent's report says which processes are ready (or its host went stale: none).
+    Ready {
+        /// The host.
+        host: HostName,
+        /// Its ready processes.
+        ready: BTreeSet<ProcessId>,
+    },
 }
 
 impl fmt::Display for Op {
@@ -74,6 +82,9 @@ impl fmt::Display for Op {
             }
             Op::RemoveHost { host, .. } => write!(f, "remove host {host}"),
             Op::Set { key, .. } => write!(f, "set {}", key.escape_debug()),
+            Op::Ready { host, ready } => {
+                write!(f, "readiness of {host}: {} ready", ready.len())
+            }
         }
     }
 }
@@ -91,6 +102,8 @@ pub enum Reply {
         outcome: AssignOutcome,
         /// Whether the host's agent registered.
         host_registered: bool,
+        /// Further roles assigned by the same request (a bare `gateway`).
+        also: Vec<Role>,
         /// What the operator should know.
         warnings: Vec<String>,
     },
@@ -111,6 +124,8 @@ pub enum Reply {
         /// The key.
         key: String,
     },
+    /// Readiness recorded.
+    Ready,
 }
 
 impl Reply {
@@ -120,7 +135,7 @@ impl Reply {
             Reply::Assigned { warnings, .. }
             | Reply::Unassigned { warnings, .. }
             | Reply::Removed { warnings } => Some(warnings),
-            Reply::Registered(_) | Reply::Set { .. } => None,
+            Reply::Registered(_) | Reply::Set { .. } | Reply::Ready => None,
         }
     }
 }
@@ -161,8 +176,14 @@ pub enum ChangeError {
         /// Its roles, comma-separated.
         roles: String,
     },
+    #[error(
+        "no backend has hosts yet, so there is no gateway to assign; assign backend roles first, or name one, e.g. 'mimir:gateway'"
+    )]
+    NoBackendForGateway,
     #[error(transparent)]
     Setting(#[from] SettingError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("failed to store the change, so it was not applied")]
     Store(#[source] StoreError),
     #[error("the coordinator is shutting down; retry in a moment")]
@@ -245,11 +266,18 @@ pub fn plan(intent: &Intent, op: &Op) -> Result<Plan, ChangeError> {
                 });
             }
             changes.push(Change::DeleteHost(host.clone()));
+            next.readiness.forget(host);
             Reply::Removed {
                 warnings: newly_missing(intent, &next),
             }
         }
         Op::Set { key, value } => set(&mut next, &mut changes, key, value)?,
+        Op::Ready { host, ready } => {
+            if next.hosts.contains_key(host) {
+                next.readiness.set(host, ready.clone());
+            }
+            Reply::Ready
+        }
     };
     Ok(Plan {
         next,
@@ -258,7 +286,50 @@ pub fn plan(intent: &Intent, op: &Op) -> Result<Plan, ChangeError> {
     })
 }
 
+/// A bare `gateway` with no backend: the gateway of every backend that has hosts.
 fn assign(
+    next: &mut Intent,
+    changes: &mut Vec<Change>,
+    host: &HostName,
+    input: &str,
+    backend: Option<Backend>,
+) -> Result<Reply, ChangeError> {
+    if backend.is_some() || input.trim() != GATEWAY {
+        return assign_one(next, changes, host, input, backend);
+    }
+    let all = next.assignments();
+    let deployed: Vec<Backend> = Backend::ALL
+        .into_iter()
+        .filter(|b| consistency::evaluate(*b, &all).deployed)
+        .collect();
+    let Some((first, rest)) = deployed.split_first() else {
+        return Err(ChangeError::NoBackendForGateway);
+    };
+    let mut reply = assign_one(next, changes, host, GATEWAY, Some(*first))?;
+    for b in rest {
+        let Reply::Assigned { role, warnings, .. } =
+            assign_one(next, changes, host, GATEWAY, Some(*b))?
+        else {
+            continue;
+        };
+        if let Reply::Assigned {
+            also,
+            warnings: all_warnings,
+            ..
+        } = &mut reply
+        {
+            also.push(role);
+            for w in warnings {
+                if !all_warnings.contains(&w) {
+                    all_warnings.push(w);
+                }
+            }
+        }
+    }
+    Ok(reply)
+}
+
+fn assign_one(
     next: &mut Intent,
     changes: &mut Vec<Change>,
     host: &HostName,
@@ -269,6 +340,11 @@ fn assign(
     let known = next.hosts.contains_key(host);
     let entry = next.hosts.entry(host.clone()).or_default();
     let outcome = consistency::check_assign(host, &entry.roles, role)?;
+    if outcome == AssignOutcome::Added {
+        let storage = next.settings.backend(role.backend()).storage;
+        consistency::check_assign_storage(storage, &next.assignments(), host, role)?;
+    }
+    let entry = next.hosts.entry(host.clone()).or_default();
     let host_registered = entry.address.is_some();
     if outcome == AssignOutcome::Added {
         if !known {
@@ -289,7 +365,12 @@ fn assign(
         ));
     }
     let verdict = consistency::evaluate(role.backend(), &next.assignments());
-    if !verdict.consistent {
+    if role.is_gateway() && !verdict.deployed {
+        warnings.push(format!(
+            "{} runs on no host yet: its gateway answers 503 until its roles are assigned and ready",
+            role.backend()
+        ));
+    } else if !verdict.consistent {
         warnings.push(format!(
             "{} still lacks required roles: {}; assign them before sending data",
             role.backend(),
@@ -301,6 +382,7 @@ fn assign(
         role,
         outcome,
         host_registered,
+        also: Vec::new(),
         warnings,
     })
 }
@@ -327,6 +409,13 @@ fn set(
     } else {
         let before = next.settings.clone();
         next.settings.set(key, value)?;
+        if let Some(backend) = Backend::ALL
+            .into_iter()
+            .find(|b| spec.key == format!("{b}.storage.backend"))
+        {
+            let storage = next.settings.backend(backend).storage;
+            consistency::check_storage_change(backend, storage, &next.assignments())?;
+        }
         if next.settings != before {
             changes.push(Change::PutSetting(spec.key.clone(), value.to_owned()));
         }

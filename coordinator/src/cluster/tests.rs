@@ -55,29 +55,31 @@ fn open(dir: &std::path::Path) -> Cluster {
 async fn desired_index_moves_only_when_a_hosts_content_changes() {
     let dir = tempfile::tempdir().unwrap();
     let c = open(dir.path());
+    // Mimir goes on two hosts: object storage first (settings touch no host yet).
+    let base = on_s3(&c, "mimir").await;
     c.apply(register("h1", "198.18.0.2")).await.unwrap();
     let a = c.apply(assign("h1", "mimir:all")).await.unwrap();
-    assert_eq!(a.index, 2);
-    assert_eq!(c.view().desired_index(&h("h1")), Some(2));
+    assert_eq!(a.index, base + 2);
+    assert_eq!(c.view().desired_index(&h("h1")), Some(base + 2));
     // A Tempo role elsewhere does not touch h1's Mimir config.
     c.apply(register("h2", "198.18.0.3")).await.unwrap();
     c.apply(assign("h2", "tempo:all")).await.unwrap();
     let v = c.view();
-    assert_eq!(v.index, 4);
+    assert_eq!(v.index, base + 4);
     assert_eq!(
         v.desired_index(&h("h1")),
-        Some(2),
+        Some(base + 2),
         "unchanged content keeps its index"
     );
-    assert_eq!(v.desired_index(&h("h2")), Some(4));
+    assert_eq!(v.desired_index(&h("h2")), Some(base + 4));
     // A Mimir role on h2 changes h1's memberlist peers.
     c.apply(assign("h2", "mimir:querier")).await.unwrap();
-    assert_eq!(c.view().desired_index(&h("h1")), Some(5));
+    assert_eq!(c.view().desired_index(&h("h1")), Some(base + 5));
     // A no-op bumps nothing.
     let again = c.apply(assign("h2", "mimir:querier")).await.unwrap();
     assert!(!again.changed);
-    assert_eq!(again.index, 5);
-    assert_eq!(c.view().index, 5);
+    assert_eq!(again.index, base + 5);
+    assert_eq!(c.view().index, base + 5);
     // Re-registering with the same address is a no-op; a new address moves peers too.
     assert!(!c.apply(register("h2", "198.18.0.3")).await.unwrap().changed);
     c.apply(register("h2", "198.18.0.9")).await.unwrap();
@@ -88,8 +90,27 @@ async fn desired_index_moves_only_when_a_hosts_content_changes() {
             v.desired_index(&h("h1")),
             v.desired_index(&h("h2"))
         ),
-        (6, Some(6), Some(6))
+        (base + 6, Some(base + 6), Some(base + 6))
     );
+}
+
+/// Puts `backend` on S3 (a backend on several hosts needs it); the index after.
+async fn on_s3(c: &Cluster, backend: &str) -> u64 {
+    let mut index = 0;
+    for (k, v) in [
+        ("storage.s3.endpoint", "http://198.18.0.1:9000"),
+        ("storage.s3.bucket", backend),
+        ("storage.s3.access_key_id", "lab"),
+        ("storage.s3.secret_access_key", "secret"),
+        ("storage.backend", "s3"),
+    ] {
+        let op = Op::Set {
+            key: format!("{backend}.{k}"),
+            value: v.into(),
+        };
+        index = c.apply(op).await.unwrap().index;
+    }
+    index
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use lgtm_model::process::ProcessId;
 use lgtm_model::render::RenderError;
 use lgtm_model::settings::Settings;
 use lgtm_model::wire::{DesiredState, HostRecord};
@@ -34,8 +35,10 @@ pub struct HostView {
     pub roles: Vec<Role>,
     /// Index at which its rendered content last changed.
     pub desired_index: u64,
-    /// Its rendered processes, or why they cannot be rendered.
+    /// Its rendered content, or why it cannot be rendered.
     pub rendered: Rendered,
+    /// Processes its agent last reported ready; `None` before its first report.
+    pub ready: Option<BTreeSet<ProcessId>>,
 }
 
 impl View {
@@ -64,10 +67,11 @@ impl View {
             h.rendered
                 .as_ref()
                 .map_err(Clone::clone)
-                .map(|p| DesiredState {
+                .map(|c| DesiredState {
                     host: host.clone(),
                     index: h.desired_index,
-                    processes: p.as_ref().clone(),
+                    processes: c.processes.clone(),
+                    gateway: c.gateway.clone(),
                 }),
         )
     }

@@ -154,6 +154,18 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: paths::HOST_RENDERED,
+        summary: "What the host gets: every process's config, secret values redacted",
+        query: &[(
+            "backend",
+            "only this backend's processes: mimir, loki or tempo",
+        )],
+        body: None,
+        ok: (200, Some("RenderedHost")),
+        errors: &[400, 404, 409],
+    },
+    Operation {
+        method: "get",
         path: paths::SETTINGS,
         summary: "Every setting; secrets only say whether they are set",
         query: &[],
@@ -213,7 +225,12 @@ fn operation(op: &Operation) -> Value {
         }
     };
     responses.insert(op.ok.0.to_string(), ok);
-    for code in op.errors.iter().chain(&[404, 405, 500]) {
+    // A body can time out (408); a change can meet a full state disk (507).
+    let body_codes: &[u16] = if op.body.is_some() { &[408] } else { &[] };
+    let change_codes: &[u16] = if op.method == "get" { &[] } else { &[507] };
+    let always = [404, 405, 500];
+    let all = op.errors.iter().chain(body_codes).chain(change_codes);
+    for code in all.chain(&always) {
         responses.insert(
             code.to_string(),
             json!({ "$ref": "#/components/responses/Error" }),

@@ -153,6 +153,7 @@ pub fn all() -> Map<String, Value> {
                     ),
                     ("warnings", warnings(), true),
                     ("index", index(), true),
+                    ("also_assigned", arr(r("Role")), false),
                 ],
             ),
         ),
@@ -248,6 +249,38 @@ pub fn all() -> Map<String, Value> {
             ),
         ),
         (
+            "RenderedProcess",
+            obj(
+                "one backend process as an operator sees it",
+                &[
+                    ("id", r("ProcessId"), true),
+                    ("unit", string("its systemd unit"), true),
+                    ("roles", arr(r("Role")), true),
+                    ("data_dir", string("absolute data directory"), true),
+                    (
+                        "config",
+                        string("the YAML config, every secret value replaced by <redacted>"),
+                        true,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "RenderedHost",
+            obj(
+                "what one host gets, secrets redacted",
+                &[
+                    ("host", r("HostName"), true),
+                    (
+                        "index",
+                        int("index at which this host's desired state last changed"),
+                        true,
+                    ),
+                    ("processes", arr(r("RenderedProcess")), true),
+                ],
+            ),
+        ),
+        (
             "DesiredState",
             obj(
                 "what one host should run",
@@ -259,6 +292,17 @@ pub fn all() -> Map<String, Value> {
                         true,
                     ),
                     ("processes", arr(r("DesiredProcess")), true),
+                    ("gateway", r("DesiredGateway"), false),
+                ],
+            ),
+        ),
+        (
+            "DesiredGateway",
+            obj(
+                "the gateway (nginx) of a host",
+                &[
+                    ("backends", arr(r("Backend")), true),
+                    ("config", string("the complete nginx.conf"), true),
                 ],
             ),
         ),

@@ -200,6 +200,7 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
                 host_registered: full,
                 warnings: vec!["w".into()],
                 index: 3,
+                also_assigned: if full { vec![ing] } else { vec![] },
             }),
         ),
         (
@@ -268,6 +269,35 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
                     config: String::new(),
                     data_dir: "/d".into(),
                 }],
+                gateway: full.then(|| lgtm_model::wire::DesiredGateway {
+                    backends: vec![Backend::Mimir],
+                    config: "events {}\n".into(),
+                }),
+            }),
+        ),
+        (
+            "RenderedProcess",
+            json(&RenderedProcess {
+                id,
+                unit: id.unit_name(),
+                roles: vec![ing],
+                data_dir: "/d/tempo-ingester".into(),
+                config: "a: <redacted>\n".into(),
+            }),
+        ),
+        (
+            "RenderedHost",
+            json(&RenderedHost {
+                host: host.clone(),
+                index: 7,
+                processes: vec![],
+            }),
+        ),
+        (
+            "DesiredGateway",
+            json(&lgtm_model::wire::DesiredGateway {
+                backends: vec![Backend::Mimir, Backend::Tempo],
+                config: "events {}\n".into(),
             }),
         ),
         ("UnitStatus", json(&unit(full))),
@@ -402,6 +432,7 @@ fn every_reference_resolves_and_paths_are_the_wire_paths() {
         paths::HOST_ROLE,
         paths::HOST_DESIRED,
         paths::HOST_REPORT,
+        paths::HOST_RENDERED,
         paths::SETTINGS,
         paths::SETTING,
         paths::STATUS,

@@ -35,6 +35,7 @@ fn host(roles: &[&str], desired_index: u64, rendered: Rendered) -> HostView {
         roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
         desired_index,
         rendered,
+        ready: None,
     }
 }
 
@@ -68,7 +69,7 @@ fn report(applied_index: u64, age: u64) -> LastReport {
 
 #[test]
 fn hosts_and_backends() {
-    let ok: Rendered = Ok(Arc::new(Vec::new()));
+    let ok: Rendered = Ok(Arc::new(crate::cluster::HostContent::default()));
     let missing_bucket: Rendered = Err(RenderError::MissingSetting {
         backend: Backend::Loki,
         key: "loki.storage.s3.bucket".into(),

@@ -140,6 +140,19 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether it failed because the disk (or its quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
 /// Durable cluster state.
 pub trait Store: Send {
     /// Loads everything.

@@ -118,6 +118,27 @@ impl Api {
         .await
     }
 
+    /// Puts `backend` on S3, as a backend on several hosts needs; the index after.
+    pub async fn on_s3(&self, backend: &str) -> u64 {
+        for (k, v) in [
+            ("storage.s3.endpoint", "http://198.18.0.1:9000"),
+            ("storage.s3.bucket", backend),
+            ("storage.s3.access_key_id", "lab"),
+            ("storage.s3.secret_access_key", "secret"),
+            ("storage.backend", "s3"),
+        ] {
+            let a = self
+                .call(
+                    "PUT",
+                    &format!("/v1/settings/{backend}.{k}"),
+                    json!({ "value": v }),
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{backend}.{k}: {:?}", a.body);
+        }
+        self.index().await
+    }
+
     pub async fn index(&self) -> u64 {
         self.get("/healthz").await.body["index"].as_u64().unwrap()
     }

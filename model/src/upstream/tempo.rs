@@ -22,6 +22,11 @@ const OMITTED_ROOT_KEYS: &[(&str, KeyType)] = &[
     ("partition_ring_live_store", KeyType::Bool),
 ];
 
+/// Nested keys tagged `omitempty` whose empty default the manifest leaves out:
+/// `modules/generator/storage/config.go` `Config.RemoteWrite` (Prometheus remote-write configs).
+const OMITTED_NESTED_KEYS: &[(&str, KeyType)] =
+    &[("metrics_generator.storage.remote_write", KeyType::List)];
+
 /// Subtrees accepted free-form. `overrides`: `modules/overrides/config.go` unmarshals it with a
 /// custom `UnmarshalYAML` that also accepts the legacy inline format, and every per-tenant
 /// field there is `omitempty`, so the manifest shows only a few of them.
@@ -64,6 +69,9 @@ pub fn derive(markdown: &str) -> Result<KeySet, KeysError> {
     let mut set = KeySet::default();
     walk(&doc, "", &mut set);
     for (key, ty) in OMITTED_ROOT_KEYS {
+        set.insert(key, *ty);
+    }
+    for (key, ty) in OMITTED_NESTED_KEYS {
         set.insert(key, *ty);
     }
     for (key, ty) in TYPE_FIXES {

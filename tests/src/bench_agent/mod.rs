@@ -63,8 +63,14 @@ pub fn run(o: &Options) -> anyhow::Result<Figures> {
     if !agent.to_string_lossy().contains("/release/") {
         eprintln!("warning: not a release build; run target/release/lgtm-bench-agent for figures");
     }
+    let role: lgtm_model::Role = o.role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
     let mut lab = Lab::start(LabSpec::hosts(o.hosts)).context("failed to start the lab")?;
     lab.start_coordinator()?;
+    // Phase 2 puts the role on every host: filesystem storage is for one host only.
+    if o.hosts > 1 {
+        lab.start_s3()?;
+        lab.use_s3(role.backend())?;
+    }
     for host in lab.hosts() {
         host.start_agent()?;
     }
@@ -78,7 +84,6 @@ pub fn run(o: &Options) -> anyhow::Result<Figures> {
             v["address"].is_string().then_some(())
         })?;
     }
-    let role = o.role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
     let unit = ProcessId::for_role(role).unit_name();
 
     eprintln!(

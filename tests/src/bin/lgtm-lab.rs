@@ -1,14 +1,20 @@
 //! `lgtm-lab`: a local multi-host lgtm cluster on this machine, for trying lgtm out.
 //!
-//! Boots three real systemd hosts in namespaces, starts a coordinator (embedded SQLite store)
-//! and an agent on each host, assigns a consistent Mimir microservices topology with `lgtmctl`,
-//! waits until every host runs it, prints `lgtmctl status`, and keeps the lab up until
-//! Ctrl-C (or SIGTERM), which tears everything down. Needs root.
+//! Boots three real systemd hosts in namespaces, starts a coordinator (embedded SQLite store),
+//! an S3-compatible server (`lgtm-s3`, on the lab's gateway address) and an agent on each
+//! host, puts Mimir on that object storage and assigns a consistent Mimir microservices
+//! topology with `lgtmctl` — plus its nginx gateway on host1 when nginx is installed —, waits
+//! until every host runs it and every backend answers ready, prints `lgtmctl status`, and keeps
+//! the lab up until Ctrl-C (or SIGTERM), which tears everything down. Needs root.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use lgtm_model::Backend;
+use lgtm_model::wire::ClusterStatus;
 use lgtm_tests::lab::{Lab, LabSpec};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -53,6 +59,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let mut lab = Lab::start(LabSpec::hosts(3)).context("failed to start the lab")?;
     lab.start_coordinator()
         .context("failed to start the coordinator")?;
+    // Mimir on several hosts needs object storage: the local filesystem is per host.
+    let endpoint = lab
+        .start_s3()
+        .context("failed to start the S3 server")?
+        .endpoint();
+    eprintln!("object storage at {endpoint}; putting Mimir on it...");
+    lab.use_s3(Backend::Mimir)
+        .context("failed to put Mimir on object storage")?;
     for host in lab.hosts() {
         host.start_agent()
             .with_context(|| format!("failed to start the agent on {}", host.name()))?;
@@ -69,11 +83,20 @@ fn run(args: &Args) -> anyhow::Result<()> {
             lab.lgtmctl_ok(&["assign-role", &host, &format!("mimir:{role}")])?;
         }
     }
+    // The gateway runs Debian's nginx: offered when it is installed, skipped (and said) if not.
+    let gateway = Path::new(NGINX).exists();
+    if gateway {
+        lab.lgtmctl_ok(&["assign-role", lab.host(1).name(), "mimir:gateway"])?;
+    } else {
+        eprintln!("{NGINX} not found: no gateway (apt-get install nginx-light to get one)");
+    }
     for (n, _) in TOPOLOGY {
         let host = lab.host(*n).name().to_owned();
         eprintln!("waiting for {host}...");
         lab.lgtmctl_ok(&["wait", &host, "--timeout", "3m"])?;
     }
+    eprintln!("waiting for every backend process to answer ready...");
+    wait_ready(&lab, Duration::from_secs(120))?;
     print!("{}", lab.lgtmctl_ok(&["status"])?);
     if args.once {
         return Ok(());
@@ -91,11 +114,54 @@ fn run(args: &Args) -> anyhow::Result<()> {
             host.ip()
         );
     }
+    if gateway {
+        println!(
+            "  curl http://{}:{}/prometheus/api/v1/query?query=up   # through the gateway",
+            lab.host(1).ip(),
+            lgtm_model::gateway::MIMIR_PORT
+        );
+    }
+    if let Some(s3) = lab.s3() {
+        println!(
+            "  ls -R {}   # what Mimir stored in S3 ({endpoint})",
+            s3.root().display()
+        );
+    }
     println!("Press Ctrl-C to tear it down.");
     wait_for_signal()?;
     eprintln!("tearing the lab down...");
     drop(lab);
     Ok(())
+}
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// Waits until no unit reports `ready: false` (`lgtmctl wait` stops at active; a backend is
+/// ready only once it reached its object storage and joined its rings).
+fn wait_ready(lab: &Lab, limit: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let json = lab.lgtmctl_ok(&["status", "--output", "json"])?;
+        let status: ClusterStatus =
+            serde_json::from_str(&json).context("lgtmctl status --output json")?;
+        let waiting: Vec<String> = status
+            .hosts
+            .iter()
+            .flat_map(|h| {
+                h.units
+                    .iter()
+                    .filter(|u| u.ready == Some(false))
+                    .map(move |u| format!("{} on {}", u.unit, h.name))
+            })
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            anyhow::bail!("not ready after {limit:?}: {}", waiting.join(", "));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// Blocks until SIGINT or SIGTERM. Handlers, not a blocked mask: children must still get

@@ -1,5 +1,6 @@
 //! The lab: throwaway hosts with their own systemd, D-Bus, hostname and network, booted in
-//! fresh namespaces on this machine, plus a coordinator process, for end-to-end tests.
+//! fresh namespaces on this machine, plus a coordinator process and, on demand, an S3 server
+//! ([`Lab::start_s3`], [`Lab::use_s3`]), for end-to-end tests.
 //!
 //! ```no_run
 //! use lgtm_tests::lab::{Lab, LabSpec};
@@ -21,6 +22,7 @@ pub mod host;
 pub mod http;
 pub mod net;
 pub mod process;
+pub mod s3;
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,6 +36,7 @@ pub use coordinator::Coordinator;
 pub use error::LabError;
 pub use host::Host;
 pub use process::wait_for;
+pub use s3::S3Server;
 
 use host::{BootSpec, LabContext, host_name};
 use net::Slot;
@@ -83,6 +86,7 @@ pub struct Lab {
     slot: Slot,
     hosts: Vec<Host>,
     coordinator: Option<Coordinator>,
+    s3: Option<S3Server>,
     ctx: Arc<LabContext>,
     standin: bool,
     dir: tempfile::TempDir,
@@ -160,6 +164,7 @@ impl Lab {
             slot,
             hosts: Vec::new(),
             coordinator: None,
+            s3: None,
             ctx,
             standin: real.is_none(),
             dir,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use lgtm_model::Role;
-use lgtm_model::wire::{AssignRequest, RegisterRequest};
+use lgtm_model::wire::{AssignRequest, RegisterRequest, SetSetting};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -77,6 +77,7 @@ async fn run(
     concurrency: usize,
     c: &Counters,
 ) -> anyhow::Result<()> {
+    object_storage(http, base, role).await?;
     // Register every host first: a host without roles renders to nothing, so registrations
     // stay cheap; each assignment then re-renders only hosts that run something.
     each_host(n, concurrency, |i| {
@@ -113,6 +114,24 @@ async fn run(
         }
     })
     .await
+}
+
+/// Puts the role's backend on S3 settings, as a backend on many hosts needs (filesystem
+/// storage is for one host). Simulated agents run nothing, so no server is needed.
+async fn object_storage(http: &reqwest::Client, base: &str, role: Role) -> anyhow::Result<()> {
+    let b = role.backend();
+    for (key, value) in [
+        ("storage.s3.endpoint", "http://198.18.0.1:9000".to_owned()),
+        ("storage.s3.bucket", format!("loadgen-{b}")),
+        ("storage.s3.access_key_id", "loadgen".to_owned()),
+        ("storage.s3.secret_access_key", "loadgen-secret".to_owned()),
+        ("storage.s3.path_style", "true".to_owned()),
+        ("storage.backend", "s3".to_owned()),
+    ] {
+        let url = format!("{base}/v1/settings/{b}.{key}");
+        send(http.put(url).json(&SetSetting { value })).await?;
+    }
+    Ok(())
 }
 
 /// Runs `job(i)` for i in 1..=n, `concurrency` at a time, stopping at the first error.

@@ -41,6 +41,7 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/standin/requests", get(requests).delete(clear_requests))
+        .route("/standin/storage", get(storage))
         .route("/standin/crash", post(crash))
         .route("/standin/slow", post(slow))
         .fallback(client)
@@ -195,6 +196,11 @@ async fn config(State(s): St) -> Response {
 
 async fn requests(State(s): St) -> Response {
     axum::Json(s.requests()).into_response()
+}
+
+/// The object-storage checks: location, key, outcome (never the secret).
+async fn storage(State(s): St) -> Response {
+    axum::Json(s.storage()).into_response()
 }
 
 async fn clear_requests(State(s): St) -> Response {

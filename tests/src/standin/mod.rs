@@ -2,14 +2,18 @@
 //! `--as NAME`) with the real binaries' command line, strict config checking, ports and admin
 //! endpoints, so the agent runs it exactly as it runs the real thing; plus fault injection
 //! (`/standin/crash`, `/standin/slow`, `LGTM_STANDIN_FAIL_START`) and a record of every client
-//! request (`/standin/requests`) for end-to-end tests.
+//! request (`/standin/requests`) for end-to-end tests. A config on S3 is checked at start by
+//! writing and reading an object at each location with the credentials given ([`bucket`]);
+//! until that works the process is not ready, and `/standin/storage` shows what was tried.
 
+pub mod bucket;
 pub mod cli;
 pub mod config;
 pub mod expand;
 pub mod http;
 pub mod sockets;
 pub mod state;
+pub mod storage;
 pub mod targets;
 
 use std::process::ExitCode;
@@ -99,6 +103,10 @@ pub fn main() -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(1, &e.to_string()),
     };
+    let locations = match storage::locations(backend, &config.value) {
+        Ok(l) => l,
+        Err(e) => return fail(1, &e.to_string()),
+    };
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "unknown".into());
@@ -120,7 +128,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("failed to start the runtime: {e}")),
     };
-    runtime.block_on(serve(inv, listen, targets, shared))
+    runtime.block_on(serve(inv, listen, targets, shared, locations))
 }
 
 fn title(backend: Backend) -> &'static str {
@@ -155,6 +163,7 @@ async fn serve(
     listen: config::Listen,
     targets: Vec<String>,
     shared: Arc<Shared>,
+    locations: Vec<storage::Location>,
 ) -> ExitCode {
     let bound = match sockets::bind(&listen).await {
         Ok(b) => b,
@@ -177,6 +186,9 @@ async fn serve(
         listen.otlp_grpc.map_or("-".into(), |a| a.to_string()),
         listen.otlp_http.map_or("-".into(), |a| a.to_string()),
     );
+    if !locations.is_empty() {
+        tokio::spawn(bucket::watch(shared.clone(), locations));
+    }
     for s in bound.silent {
         tokio::spawn(sockets::drain(s));
     }

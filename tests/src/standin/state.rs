@@ -10,6 +10,8 @@ use lgtm_model::Backend;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use super::storage::Location;
+
 /// Requests kept for `/standin/requests`; older ones are dropped (counters stay exact).
 const KEEP: usize = 10_000;
 
@@ -24,6 +26,34 @@ pub struct Recorded {
     pub target: String,
     /// `X-Scope-OrgID`, when sent.
     pub tenant: Option<String>,
+}
+
+/// The object-storage check of one location, as `/standin/storage` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StorageCheck {
+    /// Where, and with which access key (the secret is never serialized).
+    pub location: Location,
+    /// The object written and read back.
+    pub key: String,
+    /// Whether the last attempt wrote and read the object.
+    pub ok: bool,
+    /// Why the last attempt failed (`None` once it worked or before the first).
+    pub error: Option<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+impl StorageCheck {
+    /// Not attempted yet.
+    pub fn pending(location: Location, key: String) -> StorageCheck {
+        StorageCheck {
+            location,
+            key,
+            ok: false,
+            error: None,
+            attempts: 0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -68,6 +98,7 @@ pub struct Shared {
     ingester_down: AtomicBool,
     slow_ms: AtomicU64,
     log: Mutex<Log>,
+    storage: Mutex<Vec<StorageCheck>>,
     exit: watch::Sender<Option<i32>>,
 }
 
@@ -90,6 +121,7 @@ impl Shared {
             ingester_down: AtomicBool::new(false),
             slow_ms: AtomicU64::new(0),
             log: Mutex::new(Log::default()),
+            storage: Mutex::new(Vec::new()),
             exit: watch::Sender::new(None),
         }
     }
@@ -121,6 +153,13 @@ impl Shared {
         if self.stopping.load(Ordering::SeqCst) {
             return Some("Application is stopping".into());
         }
+        if let Some(c) = self.storage().iter().find(|c| !c.ok) {
+            let why = c.error.as_deref().unwrap_or("not checked yet");
+            return Some(format!(
+                "object storage is not usable: {} bucket {}: {why}",
+                c.location.purpose, c.location.bucket
+            ));
+        }
         let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
         for m in &self.modules {
             let s = self.service_state(m);
@@ -136,6 +175,34 @@ impl Shared {
             "Some services are not Running:\n{}",
             lines.join("\n")
         ))
+    }
+
+    fn storage_guard(&self) -> MutexGuard<'_, Vec<StorageCheck>> {
+        self.storage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every object-storage check (empty when the config stores on local disk).
+    pub fn storage(&self) -> Vec<StorageCheck> {
+        self.storage_guard().clone()
+    }
+
+    /// Sets the checks to run; `/ready` waits for all of them.
+    pub fn set_storage(&self, checks: Vec<StorageCheck>) {
+        *self.storage_guard() = checks;
+    }
+
+    /// The last error of check `i`.
+    pub fn storage_error(&self, i: usize) -> Option<String> {
+        self.storage_guard().get(i).and_then(|c| c.error.clone())
+    }
+
+    /// Records an attempt of check `i`: `None` when it worked.
+    pub fn record_storage(&self, i: usize, error: Option<String>) {
+        if let Some(c) = self.storage_guard().get_mut(i) {
+            c.attempts += 1;
+            c.ok = error.is_none();
+            c.error = error;
+        }
     }
 
     /// Records a served client request.

@@ -9,8 +9,10 @@
 
 mod colocation;
 mod crash;
+mod gateway;
 mod mimir;
 mod offline;
 mod rollout;
 mod settings;
+mod storage;
 mod support;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
 
+use lgtm_model::Backend;
 use lgtm_model::wire::{ClusterStatus, HostRecord, HostStatus, UnitStatus};
 use lgtm_tests::lab::{Host, Lab, LabSpec, http, wait_for};
 
@@ -14,10 +15,17 @@ pub const PATIENCE: Duration = Duration::from_secs(120);
 pub const PATIENCE_ARG: &str = "120s";
 
 /// A lab of `hosts` hosts with a coordinator; agents run on the hosts in `agents` (1-based)
-/// and have registered. `None` when this machine cannot run labs.
+/// and have registered. With several hosts, every backend stores on the lab's S3 server
+/// (filesystem storage is for a single host). `None` when this machine cannot run labs.
 pub fn lab_with_agents(hosts: usize, agents: &[usize]) -> Option<Lab> {
     let mut lab = Lab::start_or_skip(LabSpec::hosts(hosts))?;
     lab.start_coordinator().unwrap();
+    if hosts > 1 {
+        lab.start_s3().unwrap();
+        for backend in Backend::ALL {
+            lab.use_s3(backend).unwrap();
+        }
+    }
     for n in agents {
         lab.host(*n).start_agent().unwrap();
     }

@@ -1,8 +1,11 @@
 //! Pure formatting of the coordinator's answers: no I/O, so every format is unit-tested.
 
+mod rendered;
 mod table;
 
 pub mod status;
+
+pub use rendered::rendered;
 
 use lgtm_model::Role;
 use lgtm_model::consistency::AssignOutcome;
@@ -45,7 +48,10 @@ fn role_with_expansion(role: Role) -> String {
 
 /// "assigned mimir:ingester to host3 (index 12)".
 pub fn assigned(a: &AssignResponse) -> String {
-    let role = role_with_expansion(a.role);
+    let mut role = role_with_expansion(a.role);
+    for also in &a.also_assigned {
+        role.push_str(&format!(" and {also}"));
+    }
     match a.outcome {
         AssignOutcome::Added => format!("assigned {role} to {} (index {})\n", a.host, a.index),
         AssignOutcome::AlreadyAssigned => format!(

@@ -203,6 +203,7 @@ fn change_messages() {
         host_registered: false,
         warnings: vec!["host3 has not registered yet".into()],
         index: 12,
+        also_assigned: vec![],
     };
     assert_eq!(
         assigned(&a),

@@ -91,6 +91,22 @@ impl Coordinator {
         run(cmd, stdin)
     }
 
+    /// Puts `backend` on S3 with `lgtmctl config set`, as a backend on several hosts needs.
+    pub fn on_s3(&self, backend: &str) {
+        for (k, v) in [
+            ("storage.s3.endpoint", "http://198.18.0.1:9000"),
+            ("storage.s3.bucket", backend),
+            ("storage.s3.access_key_id", "lab"),
+            ("storage.backend", "s3"),
+        ] {
+            self.ctl(&["config", "set", &format!("{backend}.{k}"), v])
+                .ok();
+        }
+        let secret = format!("{backend}.storage.s3.secret_access_key");
+        self.ctl_with_stdin(&["config", "set", &secret, "--from-stdin"], Some("secret"))
+            .ok();
+    }
+
     /// A request to the API; returns status and body.
     pub fn api(
         &self,

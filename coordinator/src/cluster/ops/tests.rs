@@ -67,6 +67,7 @@ fn assigning_to_an_unregistered_host_creates_it_with_a_warning() {
         outcome,
         host_registered,
         warnings,
+        ..
     } = p.reply
     else {
         panic!("{:?}", p.reply)
@@ -286,4 +287,59 @@ fn settings_and_secrets() {
 fn op_display_never_shows_values() {
     let shown = set("mimir.storage.s3.secret_access_key", "hunter2").to_string();
     assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn a_bare_gateway_takes_every_deployed_backend() {
+    let e = plan(&Intent::default(), &assign("gw1", "gateway")).unwrap_err();
+    assert!(matches!(e, ChangeError::NoBackendForGateway), "{e}");
+    assert!(e.to_string().contains("'mimir:gateway'"), "{e}");
+
+    let intent = run(&[assign("h1", "mimir:all"), assign("h2", "tempo:distributor")]);
+    let p = plan(&intent, &assign("gw1", "gateway")).unwrap();
+    let Reply::Assigned { role, also, .. } = &p.reply else {
+        panic!("{:?}", p.reply)
+    };
+    assert_eq!(
+        (*role, also.clone()),
+        (r("mimir:gateway"), vec![r("tempo:gateway")])
+    );
+    assert_eq!(
+        p.next.hosts[&h("gw1")].roles,
+        [r("mimir:gateway"), r("tempo:gateway")]
+    );
+    // Named explicitly, one backend only, deployed or not.
+    let p = plan(&intent, &assign("gw1", "loki:gateway")).unwrap();
+    let Reply::Assigned { also, warnings, .. } = &p.reply else {
+        panic!("{:?}", p.reply)
+    };
+    assert!(also.is_empty());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("its gateway answers 503")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn readiness_is_not_stored_and_follows_host_removal() {
+    let intent = run(&[register("h1"), assign("h1", "mimir:all")]);
+    let id = lgtm_model::process::ProcessId::for_role(r("mimir:all"));
+    let ready = Op::Ready {
+        host: h("h1"),
+        ready: [id].into(),
+    };
+    let p = plan(&intent, &ready).unwrap();
+    assert!(p.changes.is_empty(), "readiness never reaches the store");
+    assert_eq!(p.next.readiness.reported(&h("h1")), Some(&[id].into()));
+    let gone = plan(
+        &p.next,
+        &Op::RemoveHost {
+            host: h("h1"),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(gone.next.readiness.reported(&h("h1")), None);
 }

@@ -1,0 +1,85 @@
+//! Slow clients cannot hold connections: the real binary drops a client that sends its
+//! request head one byte per second (slowloris), one that never sends anything, and answers
+//! 408 to one that trickles its body; meanwhile it keeps serving everyone else.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use common::process::{Coordinator, http};
+
+/// Far beyond the server's 10 s limits: reaching it means the client was never dropped.
+const GIVE_UP_AFTER_BYTES: usize = 90;
+
+/// What the server did to a client that sent `head` and then `trickle`, one byte a second.
+fn trickle(addr: SocketAddr, head: &[u8], trickle: &[u8]) -> Result<String, String> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1000)))
+        .unwrap();
+    s.write_all(head).unwrap();
+    let mut answer = Vec::new();
+    for i in 0..GIVE_UP_AFTER_BYTES {
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&answer).into_owned()),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            // Reset by the server: dropped as well.
+            Err(_) => return Ok(String::from_utf8_lossy(&answer).into_owned()),
+        }
+        // An empty trickle sends nothing at all.
+        let byte = trickle.get(i % trickle.len().max(1));
+        if byte.is_some_and(|b| s.write_all(std::slice::from_ref(b)).is_err()) {
+            return Ok(String::from_utf8_lossy(&answer).into_owned());
+        }
+    }
+    Err(format!(
+        "still connected after {GIVE_UP_AFTER_BYTES} s; got {:?}",
+        String::from_utf8_lossy(&answer)
+    ))
+}
+
+#[test]
+fn slow_and_silent_clients_are_dropped_and_others_still_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Coordinator::start(&tmp.path().join("state"), &[]);
+    let addr = c.addr;
+    let slow_head = thread::spawn(move || {
+        trickle(
+            addr,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+            b"X-Slow: aaaaaaaa\r\n",
+        )
+    });
+    let silent = thread::spawn(move || trickle(addr, b"", b""));
+    let slow_body = thread::spawn(move || {
+        trickle(
+            addr,
+            b"PUT /v1/settings/mimir.log_level HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/json\r\nContent-Length: 200\r\n\r\n",
+            b" ",
+        )
+    });
+    // Others are served while those hang on.
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(http(addr, "GET", "/healthz", None).unwrap().0, 200);
+
+    let head = slow_head.join().unwrap();
+    assert!(head.is_ok(), "slow head: {head:?}");
+    // Silence counts as an idle connection: dropped too, without an answer.
+    let silent = silent.join().unwrap();
+    assert_eq!(silent, Ok(String::new()), "silent client");
+    let body = slow_body.join().unwrap().unwrap();
+    assert!(body.starts_with("HTTP/1.1 408"), "slow body: {body:?}");
+    assert!(body.contains("body_timeout"), "slow body: {body:?}");
+    // Nothing changed.
+    let (_, settings) = http(addr, "GET", "/v1/settings", None).unwrap();
+    assert!(
+        settings.contains(r#""key":"mimir.log_level","value":"info""#),
+        "{settings}"
+    );
+}

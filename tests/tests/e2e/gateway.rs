@@ -1,0 +1,226 @@
+//! The gateway: real nginx (Debian's) run by the agent on a gateway host, in front of two
+//! distributor hosts and a query-frontend host. One lab serves every check: routing, tenant,
+//! spreading, 503 for a role with no ready host, reloads under load without a lost request,
+//! a config nginx refuses never loaded, and a stopped distributor host taken out under load.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use lgtm_model::Backend;
+use lgtm_model::gateway::{MIMIR_PORT, STATUS_PORT};
+use lgtm_tests::lab::{Host, http};
+
+use super::support::*;
+
+const UNIT: &str = "lgtm-gateway.service";
+const CONF: &str = "/etc/lgtm/gateway/nginx.conf";
+
+/// A client pushing through the gateway in a loop until stopped: (answers, failures).
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(u64, Vec<String>)>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, Vec::new());
+            while !flag.load(Ordering::SeqCst) {
+                match http::post(addr, "/api/v1/push", b"sample") {
+                    Ok(r) if r.status == 200 => ok += 1,
+                    Ok(r) => failed.push(format!("{}: {}", r.status, r.text())),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            (ok, failed)
+        });
+        Load { stop, thread }
+    }
+
+    /// Stops the client; panics naming the failures, returns how many pushes succeeded.
+    fn finish(self, during: &str) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        let (ok, failed) = self.thread.join().unwrap();
+        assert!(
+            failed.is_empty(),
+            "{during}: {} failed pushes: {failed:?}",
+            failed.len()
+        );
+        assert!(ok > 0, "{during}: no push was answered");
+        ok
+    }
+}
+
+/// The gateway's config as served.
+fn conf(gw: &Host) -> String {
+    read_text(gw, CONF)
+}
+
+/// The `distributor` upstream of the served config.
+fn distributors(gw: &Host) -> String {
+    let c = conf(gw);
+    let Some(at) = c.find("upstream mimir_distributor {") else {
+        return String::new();
+    };
+    c[at..at + c[at..].find('}').unwrap()].to_owned()
+}
+
+/// Which host served a push through the gateway.
+fn push(gw: &Host) -> String {
+    let r = http::post(gw.addr(MIMIR_PORT), "/api/v1/push", b"sample").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.header("x-lgtm-served-by").unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
+    let Some(mut lab) = lab(4) else { return };
+    lab.start_s3().unwrap();
+    lab.use_s3(Backend::Mimir).unwrap();
+    let out = ctl(&lab, &["assign-role", "host1", "gateway"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no backend has hosts"),
+        "{err}"
+    );
+
+    assign(&lab, "host2", "mimir:distributor");
+    assign(&lab, "host3", "mimir:distributor");
+    assign(&lab, "host4", "mimir:query-frontend");
+    // Bare `gateway`: the gateway of every backend with hosts, here Mimir only.
+    assign(&lab, "host1", "gateway");
+    for h in ["host1", "host2", "host3", "host4"] {
+        wait_host(&lab, h);
+    }
+    let gw = lab.host(1);
+    until("the gateway to route to both distributors", || {
+        let d = exists(gw, CONF).then(|| distributors(gw))?;
+        (d.contains(&lab.host(2).ip().to_string()) && d.contains(&lab.host(3).ip().to_string()))
+            .then_some(())
+    });
+    until("the gateway to answer its health check", || {
+        let r = http::get(gw.addr(STATUS_PORT), "/health").ok()?;
+        (r.status == 200).then_some(())
+    });
+    assert!(
+        !exists(gw, "/etc/nginx/sites-enabled/lgtm")
+            && show(gw, "nginx.service", "ActiveState") != "active",
+        "the machine's own nginx is left alone"
+    );
+    let nginx_pid = main_pid(gw, UNIT);
+    let status = http::get(gw.addr(STATUS_PORT), "/status").unwrap();
+    assert!(
+        status.text().contains("Active connections"),
+        "{}",
+        status.text()
+    );
+
+    // Pushes reach distributors, spread over both; queries reach the query-frontend. The
+    // config file is written just before nginx reloads it: wait for nginx to serve it.
+    let mut seen = std::collections::BTreeSet::new();
+    until("pushes to reach both distributors", || {
+        seen.insert(push(gw));
+        (seen.len() == 2).then_some(())
+    });
+    let served: Vec<String> = (0..20).map(|_| push(gw)).collect();
+    for h in ["host2", "host3"] {
+        assert!(
+            served.iter().any(|s| s.starts_with(&format!("{h}/"))),
+            "{h} served no push: {served:?}"
+        );
+    }
+    // Until host4 reports its query-frontend ready, that route answers 503 (checked below).
+    let q = until("queries to reach the query-frontend", || {
+        let q = http::get(gw.addr(MIMIR_PORT), "/prometheus/api/v1/query?query=up").ok()?;
+        (q.status == 200).then_some(q)
+    });
+    assert_eq!(q.header("x-lgtm-served-by"), Some("host4/query-frontend"));
+    // The stand-ins recorded what they served, with the default tenant.
+    for n in [2, 3] {
+        let m = http::get(lab.host(n).addr(8080), "/metrics")
+            .unwrap()
+            .text();
+        assert!(
+            m.contains("lgtm_standin_requests_total{path=\"/api/v1/push\",target=\"distributor\"}"),
+            "{m}"
+        );
+    }
+    let log = http::get(lab.host(2).addr(8080), "/standin/requests")
+        .unwrap()
+        .text();
+    assert!(log.contains("\"tenant\":\"anonymous\""), "{log}");
+
+    // A role with no ready host answers 503 naming it, at once.
+    let rules = http::get(gw.addr(MIMIR_PORT), "/prometheus/api/v1/rules").unwrap();
+    assert_eq!(rules.status, 503);
+    assert_eq!(rules.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&rules.body).unwrap();
+    assert_eq!(body["role"], "mimir:ruler", "{body}");
+
+    // Config changes under steady load: reloads, no restart, no lost push.
+    let load = Load::start(gw.addr(MIMIR_PORT));
+    for tenant in ["team-b", "team-c", "anonymous"] {
+        ctl_ok(&lab, &["config", "set", "gateway.tenant", tenant]);
+        until(&format!("the gateway to serve tenant {tenant}"), || {
+            conf(gw).contains(&format!("'' {tenant};")).then_some(())
+        });
+        // Let pushes run on the reloaded workers for a moment.
+        for _ in 0..5 {
+            push(gw);
+        }
+    }
+    let pushed = load.finish("reloads");
+    eprintln!("{pushed} pushes through 3 reloads, none lost");
+    assert_eq!(
+        main_pid(gw, UNIT),
+        nginx_pid,
+        "config changes never restart nginx"
+    );
+
+    // A config nginx refuses is never loaded: the old one keeps serving, the report says why.
+    gw.run(&["mv", "/usr/sbin/nginx", "/usr/sbin/nginx.real"])
+        .unwrap();
+    let refuse = "#!/bin/sh\ncase \" $* \" in *\" -t \"*) echo 'nginx: [emerg] refused by the test' >&2; exit 1;; esac\nexec /usr/sbin/nginx.real \"$@\"\n";
+    gw.write_file("/usr/sbin/nginx", refuse.as_bytes(), 0o755)
+        .unwrap();
+    ctl_ok(&lab, &["config", "set", "gateway.tenant", "team-d"]);
+    let failed = until_status(&lab, "the refused config to be reported", |s| {
+        host_status(s, "host1").failed_actions.iter().any(|a| {
+            a.error
+                .as_deref()
+                .is_some_and(|e| e.contains("refused by the test"))
+        })
+    });
+    let h1 = host_status(&failed, "host1");
+    assert!(h1.failed_actions[0].action.contains(CONF), "{h1:#?}");
+    assert!(
+        conf(gw).contains("'' anonymous;"),
+        "the old config still serves"
+    );
+    push(gw);
+    gw.run(&["mv", "/usr/sbin/nginx.real", "/usr/sbin/nginx"])
+        .unwrap();
+    until(
+        "the agent to install the config once nginx accepts it",
+        || conf(gw).contains("'' team-d;").then_some(()),
+    );
+    assert_eq!(main_pid(gw, UNIT), nginx_pid);
+
+    // A distributor host stopped under load: taken out, every push still answered.
+    let load = Load::start(gw.addr(MIMIR_PORT));
+    let gone = lab.host(3).ip().to_string();
+    lab.host(3).stop();
+    until("the stopped host to leave the upstream", || {
+        let d = distributors(gw);
+        (!d.contains(&gone) && d.contains(&lab.host(2).ip().to_string())).then_some(())
+    });
+    for _ in 0..10 {
+        assert!(push(gw).starts_with("host2/"));
+    }
+    let pushed = load.finish("a distributor host stopping");
+    eprintln!("{pushed} pushes while host3 stopped, none lost");
+}
