@@ -14,6 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lgtm_model::Backend;
+use lgtm_model::render::redact::redact;
 use serde_json::json;
 
 use super::state::{Recorded, Shared};
@@ -190,8 +191,10 @@ async fn metrics(State(s): St) -> Response {
         .into_response()
 }
 
+/// Like the real backends' `/config`, the storage secret masked.
 async fn config(State(s): St) -> Response {
-    text(StatusCode::OK, s.config_text.clone())
+    let shown = redact(s.backend, &s.config_text, &Default::default());
+    text(StatusCode::OK, shown)
 }
 
 async fn requests(State(s): St) -> Response {
