@@ -162,8 +162,11 @@ impl Observer {
                         }
                         Some(Err(e)) => tracing::debug!(error = %e, "Bad signal."),
                         None => {
-                            tracing::error!("Unit signal stream ended; relying on resyncs.");
-                            stream = None;
+                            // The stream ends only with the bus connection: every later call
+                            // would fail too. Ending the task makes the agent exit and systemd
+                            // start it afresh with a new connection; backends keep running.
+                            tracing::error!("Lost the D-Bus connection to systemd.");
+                            return;
                         }
                     }
                     continue;

@@ -1,7 +1,8 @@
 //! The agent against real systemd (252) in lab hosts: a role assignment becomes a running,
 //! enabled, hardened unit; changes restart only what changed; agent restarts and a lost
 //! coordinator touch nothing; failures come back with the unit's journal lines; removing a
-//! role stops, disables and deletes what it no longer needs.
+//! role stops, disables and deletes what it no longer needs; a lost bus connection restarts the
+//! agent, never a backend.
 //!
 //! Each test drives the coordinator's HTTP API (the contract in `lgtm_model::wire`) and
 //! checks both what the coordinator hears and what systemd inside the host says.
@@ -480,4 +481,36 @@ fn failures_carry_the_journal_and_bad_states_keep_what_runs() {
         "same content: nothing restarts"
     );
     assert_eq!(show(h, TEMPO, "MainPID"), tempo_pid);
+}
+
+#[test]
+fn a_lost_bus_connection_restarts_the_agent_and_no_backend() {
+    let Some(lab) = start_lab(None) else { return };
+    let h = lab.host(1);
+    const MIMIR: &str = "lgtm-mimir.service";
+    const AGENT: &str = "lgtm-agent.service";
+    let index = assign(&lab, "host1", "mimir:all");
+    wait_running(&lab, "host1", index, MIMIR);
+    let pid = show(h, MIMIR, "MainPID");
+    let agent = show(h, AGENT, "MainPID");
+
+    // Restarting the bus drops every client connection, the agent's included.
+    h.run(&["systemctl", "restart", "dbus.service"]).unwrap();
+    wait_for("systemd to run a new agent", PATIENCE, || {
+        let now = show(h, AGENT, "MainPID");
+        (now != agent && now != "0" && is_active(h, AGENT) == "active").then_some(())
+    })
+    .unwrap();
+    let journal = h.journal(AGENT, 200).unwrap();
+    assert!(
+        journal.contains("Lost the D-Bus connection to systemd"),
+        "{journal}"
+    );
+    assert_eq!(show(h, MIMIR, "MainPID"), pid, "backends outlive the agent");
+    assert_eq!(show(h, MIMIR, "NRestarts"), "0");
+
+    // The new agent, on a new connection, applies changes again.
+    let index = assign(&lab, "host1", "mimir:alertmanager");
+    wait_running(&lab, "host1", index, MIMIR);
+    assert_ne!(show(h, MIMIR, "MainPID"), pid);
 }
