@@ -11,6 +11,7 @@ pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod connections;
+pub mod credentials;
 pub mod digest;
 pub mod longpoll;
 pub mod metrics;

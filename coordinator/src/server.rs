@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::cluster::{Cluster, StartError, Writer};
 use crate::config::Config;
+use crate::credentials::Credentials;
 use crate::metrics::Metrics;
 use crate::reports::Reports;
 use crate::store::SqliteStore;
@@ -34,6 +35,7 @@ impl App {
     /// Opens (or creates) the SQLite state in `state_dir` and builds the API over it.
     pub fn open(state_dir: &Path, host_ttl: Duration) -> Result<App, StartError> {
         let store = SqliteStore::open(state_dir)?;
+        let credentials = Arc::new(Credentials::open(state_dir)?);
         let (cluster, writer) = Cluster::start(Box::new(store))?;
         let (shutdown, stopping) = watch::channel(false);
         let state = AppState {
@@ -42,6 +44,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             host_ttl,
             shutdown: stopping,
+            credentials,
         };
         Ok(App {
             router: api::router(state.clone()),

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::process::{Coordinator, http};
+use common::process::{Coordinator, admin_token, http};
 
 /// Far beyond the server's 10 s limits: reaching it means the client was never dropped.
 const GIVE_UP_AFTER_BYTES: usize = 90;
@@ -56,13 +56,14 @@ fn slow_and_silent_clients_are_dropped_and_others_still_served() {
         )
     });
     let silent = thread::spawn(move || trickle(addr, b"", b""));
+    let token = admin_token(addr).unwrap();
     let slow_body = thread::spawn(move || {
-        trickle(
-            addr,
-            b"PUT /v1/settings/mimir.log_level HTTP/1.1\r\nHost: x\r\n\
-              Content-Type: application/json\r\nContent-Length: 200\r\n\r\n",
-            b" ",
-        )
+        let head = format!(
+            "PUT /v1/settings/mimir.log_level HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+        );
+        trickle(addr, head.as_bytes(), b" ")
     });
     // Others are served while those hang on.
     thread::sleep(Duration::from_secs(2));

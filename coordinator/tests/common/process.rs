@@ -46,6 +46,7 @@ impl Coordinator {
                 .spawn()
                 .unwrap();
             let mut c = Coordinator { child, addr };
+            remember_token(addr, state_dir);
             for _ in 0..600 {
                 if let Ok((200, _)) = http(addr, "GET", "/healthz", None) {
                     return c;
@@ -68,11 +69,43 @@ impl Coordinator {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection: (status, body).
+/// Admin tokens of the coordinators started, by address: [`http`] sends them.
+static TOKENS: std::sync::Mutex<Vec<(SocketAddr, std::path::PathBuf)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn remember_token(addr: SocketAddr, state_dir: &Path) {
+    let mut tokens = TOKENS.lock().unwrap();
+    tokens.retain(|(a, _)| *a != addr);
+    tokens.push((addr, state_dir.join("credentials/admin.token")));
+}
+
+/// The admin token of the coordinator at `addr`, once it wrote it.
+pub fn admin_token(addr: SocketAddr) -> Option<String> {
+    let tokens = TOKENS.lock().unwrap();
+    let path = &tokens.iter().find(|(a, _)| *a == addr)?.1;
+    Some(std::fs::read_to_string(path).ok()?.trim().to_owned())
+}
+
+/// One HTTP/1.1 request over a fresh connection with the coordinator's admin token:
+/// (status, body).
 pub fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let auth = admin_token(addr)
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    http_with(addr, method, path, &auth, body)
+}
+
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF): (status, body).
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
@@ -80,7 +113,7 @@ pub fn http(
     let body = body.unwrap_or("");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut answer = String::new();
