@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use lgtm_model::wire::{
     ApiError, AssignRequest, AssignResponse, ClusterStatus, ErrorBody, HostRecord, HostRemoved,
-    RenderedHost, SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
+    JoinTokenCreated, JoinTokenRequest, JoinTokenRevoked, RenderedHost, SetSetting, SettingChanged,
+    SettingEntry, UnassignResponse, paths,
 };
 use lgtm_model::{Backend, HostName};
 use reqwest::{Method, StatusCode, Url};
@@ -52,11 +53,12 @@ pub struct Answer<T> {
 pub struct Client {
     base: Url,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Client {
     /// A client for the coordinator at `base` (`http://127.0.0.1:7700`).
-    pub fn new(base: Url) -> Client {
+    pub fn new(base: Url, token: Option<String>) -> Client {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -64,7 +66,7 @@ impl Client {
             .build()
             // Only fails when the TLS backend cannot initialise: nothing a user can fix.
             .unwrap_or_else(|_| reqwest::Client::new());
-        Client { base, http }
+        Client { base, http, token }
     }
 
     /// The coordinator's address, as given.
@@ -166,6 +168,27 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/join-tokens`.
+    pub async fn create_join_token(
+        &self,
+        ttl_seconds: u64,
+    ) -> Result<Answer<JoinTokenCreated>, ClientError> {
+        let body = JoinTokenRequest {
+            ttl_seconds: Some(ttl_seconds),
+        };
+        self.call(Method::POST, paths::JOIN_TOKENS, &[], Some(&body), &[])
+            .await
+    }
+
+    /// `DELETE /v1/join-tokens/{id}`.
+    pub async fn revoke_join_token(
+        &self,
+        id: &str,
+    ) -> Result<Answer<JoinTokenRevoked>, ClientError> {
+        self.call(Method::DELETE, paths::JOIN_TOKEN, &[id], NO_BODY, &[])
+            .await
+    }
+
     /// Fills `{param}` segments of `template` in order, percent-encoding each value.
     fn url(&self, template: &str, params: &[&str]) -> Url {
         let mut url = self.base.clone();
@@ -193,6 +216,9 @@ impl Client {
     ) -> Result<Answer<T>, ClientError> {
         let url = self.url(template, params);
         let mut request = self.http.request(method, url.clone()).query(query);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -270,7 +296,7 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> Client {
-        Client::new(base.parse().expect("test URL"))
+        Client::new(base.parse().expect("test URL"), None)
     }
 
     #[test]

@@ -73,9 +73,15 @@ impl Coordinator {
         }
     }
 
+    /// The admin token file it writes at its first start.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.state_dir.join("credentials/admin.token")
+    }
+
     /// Starts it (no-op when running) and waits until `/healthz` answers 200.
     pub fn start(&self) -> Result<(), LabError> {
         let bin = binaries::find("lgtm-coordinator")?;
+        http::send_admin_token(self.listen, self.admin_token_file());
         {
             let mut guard = self.child();
             if let Some(c) = guard.as_mut()

@@ -1,5 +1,8 @@
 //! A minimal blocking HTTP/1.1 client for probing lab hosts (`/ready`, the stand-in's
 //! `/standin/*`) from synchronous tests, without pulling a runtime into every test.
+//!
+//! Coordinators the lab starts are registered with [`send_admin_token`]: requests to them
+//! carry their admin token unless the caller gives an `Authorization` header itself.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -36,6 +39,26 @@ impl Response {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Coordinators' admin token files, by address.
+static TOKEN_FILES: std::sync::Mutex<Vec<(SocketAddr, std::path::PathBuf)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// From now on, requests to `addr` carry the token in `file` (read at each request, as the
+/// coordinator writes it at its first start).
+pub fn send_admin_token(addr: SocketAddr, file: std::path::PathBuf) {
+    let mut files = TOKEN_FILES.lock().unwrap_or_else(|p| p.into_inner());
+    files.retain(|(a, _)| *a != addr);
+    files.push((addr, file));
+}
+
+/// The admin token of the coordinator at `addr`, when registered and written.
+pub fn admin_token(addr: SocketAddr) -> Option<String> {
+    let files = TOKEN_FILES.lock().unwrap_or_else(|p| p.into_inner());
+    let file = &files.iter().find(|(a, _)| *a == addr)?.1;
+    let token = std::fs::read_to_string(file).ok()?;
+    Some(token.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
 /// `GET http://addr/path`.
@@ -76,6 +99,13 @@ pub fn request(
             return Err(bad(format!("header {n:?} holds control bytes")));
         }
         head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        && let Some(token) = admin_token(addr)
+    {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
     head.push_str("\r\n");
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)

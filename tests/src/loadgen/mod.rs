@@ -143,11 +143,23 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
 
     // Setup requests queue behind each other in the coordinator's single writer: only the
     // overall setup limit bounds them.
+    // The admin token: the spawned coordinator's, or LGTM_TOKEN for one already running.
+    let admin = match &spawned {
+        Some(s) => s.admin_token()?,
+        None => std::env::var("LGTM_TOKEN")
+            .context("set LGTM_TOKEN to the coordinator's admin token")?,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", admin.trim()).parse()?,
+    );
     let http = reqwest::Client::builder()
         .timeout(o.setup_timeout.max(Duration::from_secs(60)))
+        .default_headers(headers)
         .build()?;
     let started = Instant::now();
-    setup::hosts(
+    let tokens = setup::hosts(
         &http,
         &base,
         o.agents,
@@ -181,6 +193,7 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
             host: sim_host(i),
             base: base.clone(),
             http: clients[(i - 1) / AGENTS_PER_CLIENT].clone(),
+            token: tokens[i - 1].clone(),
             unit: unit.clone(),
             start_after: o.report_every.mul_f64(i as f64 / o.agents as f64),
             report_every: o.report_every,

@@ -18,6 +18,14 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// The admin token the coordinator wrote into its state directory.
+    pub fn admin_token(&self) -> anyhow::Result<String> {
+        let file = self._state.path().join("credentials/admin.token");
+        let token = std::fs::read_to_string(&file)
+            .with_context(|| format!("failed to read {}", file.display()))?;
+        Ok(token.trim().to_owned())
+    }
+
     /// Starts `bin` and waits until `/healthz` answers.
     pub async fn start(bin: &Path) -> anyhow::Result<Spawned> {
         let state = tempfile::tempdir().context("failed to create a state directory")?;

@@ -96,6 +96,7 @@ impl SmallDisk {
         .spawn()
         .unwrap();
         let c = Killed(child);
+        http::send_admin_token(addr, self.inside(&state.join("credentials/admin.token")));
         wait_for(
             "the coordinator on the small disk",
             Duration::from_secs(30),

@@ -18,6 +18,8 @@ pub struct Coordinator {
     child: Child,
     /// Its base URL.
     pub url: String,
+    /// Its admin token.
+    pub token: String,
     _state: tempfile::TempDir,
 }
 
@@ -58,6 +60,7 @@ impl Coordinator {
         let mut c = Coordinator {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            token: String::new(),
             _state: state,
         };
         let deadline = Instant::now() + STARTUP;
@@ -67,7 +70,10 @@ impl Coordinator {
                     "lgtm-coordinator exited before answering: {status}; run cargo build -p lgtm-coordinator first"
                 );
             }
-            if http(&c.url, "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200) {
+            if http(&c.url, "", "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200) {
+                let file = c._state.path().join("credentials/admin.token");
+                let token = std::fs::read_to_string(file).expect("the admin token file");
+                c.token = token.trim().to_owned();
                 return c;
             }
             assert!(
@@ -87,7 +93,8 @@ impl Coordinator {
     /// Runs `lgtmctl ARGS` with `stdin` piped in.
     pub fn ctl_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
         let mut cmd = lgtmctl(args);
-        cmd.env("LGTM_COORDINATOR", &self.url);
+        cmd.env("LGTM_COORDINATOR", &self.url)
+            .env("LGTM_TOKEN", &self.token);
         run(cmd, stdin)
     }
 
@@ -114,7 +121,8 @@ impl Coordinator {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let (status, text) = http(&self.url, method, path, body).expect("coordinator answers");
+        let (status, text) =
+            http(&self.url, &self.token, method, path, body).expect("coordinator answers");
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         (status, json)
     }
@@ -198,7 +206,10 @@ pub fn unit(name: &str, active: &str, error: Option<&str>) -> UnitStatus {
 /// `lgtmctl` with a clean environment for the coordinator address.
 pub fn lgtmctl(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lgtmctl"));
-    cmd.args(args).env_remove("LGTM_COORDINATOR");
+    cmd.args(args)
+        .env_remove("LGTM_COORDINATOR")
+        .env_remove("LGTM_TOKEN")
+        .env_remove("LGTM_CREDENTIALS");
     cmd
 }
 
@@ -246,9 +257,10 @@ pub fn finish(child: Child) -> Run {
     }
 }
 
-/// One HTTP request over a throwaway runtime: (status, body).
+/// One HTTP request over a throwaway runtime, with `token` unless empty: (status, body).
 fn http(
     base: &str,
+    token: &str,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
@@ -263,6 +275,9 @@ fn http(
             .build()?;
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = client.request(method, format!("{base}{path}"));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
