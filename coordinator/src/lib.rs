@@ -23,4 +23,5 @@ pub mod status;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;

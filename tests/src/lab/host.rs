@@ -471,7 +471,8 @@ mod tests {
         assert!(
             unit.contains(
                 "ExecStart=\"/w/target/debug/lgtm-agent\" --coordinator \"http://198.18.0.1:7400\" \
-             --host-name \"host1\" --bin-dir \"/usr/local/lib/lgtm-lab/bin\"\n"
+             --host-name \"host1\" --bin-dir \"/usr/local/lib/lgtm-lab/bin\" \
+             --join-token-file /etc/lgtm-agent/join.token\n"
             ),
             "{unit}"
         );
