@@ -42,6 +42,8 @@ pub enum RunError {
     Systemd(#[source] SystemdError),
     #[error("failed to install a signal handler")]
     Signal(#[source] std::io::Error),
+    #[error("the coordinator's CA certificate (ca_file): {0}")]
+    Ca(String),
     #[error("an agent task stopped ({0}); exiting so that systemd restarts the agent")]
     TaskEnded(String),
 }
@@ -78,7 +80,24 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             Tokens::default()
         }
     };
-    let client = Client::new(&settings.coordinator, settings.host_name.clone(), tokens);
+    let ca = match &settings.ca_file {
+        None => None,
+        Some(file) => Some(
+            std::fs::read(file.as_path())
+                .map_err(|e| format!("cannot read {file}: {e}"))
+                .and_then(|pem| {
+                    reqwest::Certificate::from_pem(&pem)
+                        .map_err(|e| format!("{file} holds no PEM certificate: {e}"))
+                })
+                .map_err(RunError::Ca)?,
+        ),
+    };
+    let client = Client::new(
+        &settings.coordinator,
+        settings.host_name.clone(),
+        tokens,
+        ca,
+    );
     let check: fetcher::Check = {
         let (layout, host) = (layout.clone(), settings.host_name.clone());
         Arc::new(move |state| {

@@ -60,13 +60,24 @@ pub enum ClientError {
 }
 
 impl Client {
-    /// A client for `host` at `base`, sending `tokens`.
-    pub fn new(base: &Url, host: HostName, tokens: Tokens) -> Client {
-        let http = reqwest::Client::builder()
+    /// A client for `host` at `base`, sending `tokens`, trusting only `ca` when given.
+    pub fn new(
+        base: &Url,
+        host: HostName,
+        tokens: Tokens,
+        ca: Option<reqwest::Certificate>,
+    ) -> Client {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"))
+            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"));
+        if let Some(ca) = ca {
+            builder = builder
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca);
+        }
+        let http = builder
             .build()
-            .expect("a rustls client with default settings always builds");
+            .expect("a rustls client with a parsed root certificate always builds");
         Client {
             http,
             base: base.as_str().trim_end_matches('/').to_owned(),
@@ -246,7 +257,7 @@ mod tests {
     }
 
     fn client(url: &Url) -> Client {
-        Client::new(url, "host3".parse().unwrap(), Tokens::default())
+        Client::new(url, "host3".parse().unwrap(), Tokens::default(), None)
     }
 
     #[tokio::test]

@@ -72,6 +72,13 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to set up TLS in {state_dir}")]
+    Tls {
+        /// The state directory.
+        state_dir: String,
+        #[source]
+        source: crate::tls::TlsError,
+    },
     #[error("failed to serve HTTP")]
     Serve(#[source] std::io::Error),
     #[error("failed to wait for the store thread")]
@@ -89,6 +96,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             state_dir: config.state_dir.display().to_string(),
             source,
         })?;
+    let tls = tls_acceptor(&config)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -97,7 +105,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     let index = app.state.cluster.view().index;
-    tracing::info!(%addr, index, state_dir = %config.state_dir.display(), "listening");
+    let ca = crate::tls::dir(&config.state_dir).join(crate::tls::CA_FILE);
+    tracing::info!(%addr, index, state_dir = %config.state_dir.display(), ca = %ca.display(), "listening (HTTPS; clients pin the CA)");
     systemd::ready(&format!("listening on {addr}, index {index}"));
 
     let mut helpers = vec![tokio::spawn(systemd::follow_status(
@@ -117,7 +126,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         writer,
     } = app;
     drop(state);
-    crate::connections::serve(listener, router, signalled(shutdown))
+    crate::connections::serve(listener, tls, router, signalled(shutdown))
         .await
         .map_err(ServeError::Serve)?;
     for helper in helpers {
@@ -130,6 +139,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(ServeError::Join)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The TLS acceptor, creating the CA and certificate at the first start.
+fn tls_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    let err = |source| ServeError::Tls {
+        state_dir: config.state_dir.display().to_string(),
+        source,
+    };
+    if !crate::tls::exists(&config.state_dir) {
+        let names = crate::tls::sans(Some(config.listen), &config.tls_sans);
+        let dir = crate::tls::init(&config.state_dir, &names).map_err(err)?;
+        tracing::info!(dir = %dir.display(), names = ?names, "created the CA and the server certificate");
+    }
+    crate::tls::acceptor(&config.state_dir).map_err(err)
 }
 
 /// Resolves on SIGTERM or SIGINT, after telling long-polls and systemd.

@@ -428,3 +428,69 @@ fn the_coordinator_log_holds_no_token() {
         assert!(!log.contains(secret), "a token is in the log:\n{log}");
     }
 }
+
+#[test]
+fn only_clients_pinning_the_coordinators_ca_get_through() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    // `init` makes a CA of its own: another coordinator's, for this one.
+    let other = tmp.path().join("other");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-coordinator"))
+        .args(["--state-dir"])
+        .arg(&other)
+        .args(["init", "--san", "lgtm.example"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other_ca = std::fs::read(other.join("tls/ca.pem")).unwrap();
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-coordinator"))
+        .args(["--state-dir"])
+        .arg(&other)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let state = tmp.path().join("state");
+    let c = Coordinator::start(&state, &[]);
+    // With its CA: served.
+    let (status, _) = common::process::http(c.addr, "GET", "/v1/status", None).unwrap();
+    assert_eq!(status, 200);
+    // Trusting nothing, or another CA: the handshake fails.
+    for roots in [None, Some(other_ca.as_slice())] {
+        let Err(e) = common::process::tls_connect(c.addr, common::process::tls_config(roots))
+        else {
+            panic!("the handshake must fail");
+        };
+        assert!(e.to_string().contains("certificate"), "{e}");
+    }
+    // Plain HTTP gets no HTTP answer.
+    let mut s = std::net::TcpStream::connect(c.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The CA is for everyone to pin; keys are the coordinator's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |f: &str| {
+        std::fs::metadata(state.join("tls").join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("ca.pem"), 0o644);
+    assert_eq!(mode("server.key"), 0o600);
+    assert_eq!(mode("ca.key"), 0o600);
+}

@@ -42,6 +42,9 @@ pub struct Args {
     /// File holding a join token, used when this host has no credential yet.
     #[arg(long, value_name = "PATH")]
     pub join_token_file: Option<String>,
+    /// The coordinator's CA certificate (its tls/ca.pem), the only CA trusted.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<String>,
     /// Seconds between heartbeat reports (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub heartbeat_seconds: Option<u64>,
@@ -60,6 +63,7 @@ impl Args {
             config_dir: self.config_dir.clone(),
             unit_dir: self.unit_dir.clone(),
             join_token_file: self.join_token_file.clone(),
+            ca_file: self.ca_file.clone(),
             heartbeat_seconds: self.heartbeat_seconds,
         }
     }

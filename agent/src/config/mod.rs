@@ -43,6 +43,8 @@ pub struct Settings {
     pub unit_dir: SafePath,
     /// File holding a join token, used when this host has no credential yet.
     pub join_token_file: Option<SafePath>,
+    /// The coordinator's CA certificate, the only CA trusted when set.
+    pub ca_file: Option<SafePath>,
     /// Interval of heartbeat reports.
     pub heartbeat: Duration,
 }
@@ -69,7 +71,7 @@ impl Settings {
         let coordinator = match raw.coordinator.as_deref() {
             None => {
                 errors.push(
-                    "the coordinator URL is not set; set coordinator = \"http://HOST:PORT\" in \
+                    "the coordinator URL is not set; set coordinator = \"https://HOST:PORT\" in \
                      /etc/lgtm/agent.toml or pass --coordinator"
                         .to_owned(),
                 );
@@ -118,6 +120,13 @@ impl Settings {
                 .map_err(|e| errors.push(format!("join_token_file: {e}")))
                 .ok(),
         };
+        let ca_file = match raw.ca_file {
+            None => Some(None),
+            Some(c) => SafePath::parse(&c)
+                .map(Some)
+                .map_err(|e| errors.push(format!("ca_file: {e}")))
+                .ok(),
+        };
         let heartbeat = match raw.heartbeat_seconds.unwrap_or(10) {
             s @ 1..=3600 => Some(Duration::from_secs(s)),
             s => {
@@ -136,6 +145,7 @@ impl Settings {
             config_dir,
             unit_dir,
             join_token_file,
+            ca_file,
             heartbeat,
         ) {
             (
@@ -147,6 +157,7 @@ impl Settings {
                 Some(config_dir),
                 Some(unit_dir),
                 Some(join_token_file),
+                Some(ca_file),
                 Some(heartbeat),
             ) if errors.is_empty() => Ok(Settings {
                 coordinator,
@@ -158,6 +169,7 @@ impl Settings {
                 config_dir,
                 unit_dir,
                 join_token_file,
+                ca_file,
                 heartbeat,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -189,6 +201,9 @@ impl fmt::Display for Settings {
         if let Some(c) = &self.join_token_file {
             writeln!(f, "join_token_file = \"{c}\"")?;
         }
+        if let Some(c) = &self.ca_file {
+            writeln!(f, "ca_file = \"{c}\"")?;
+        }
         writeln!(f, "heartbeat_seconds = {}", self.heartbeat.as_secs())
     }
 }
@@ -196,11 +211,13 @@ impl fmt::Display for Settings {
 fn coordinator_url(s: &str) -> Result<Url, String> {
     let shown = s.escape_debug();
     let url = Url::parse(s).map_err(|e| {
-        format!("coordinator URL '{shown}' is invalid ({e}); give one such as http://10.0.0.1:7700")
+        format!(
+            "coordinator URL '{shown}' is invalid ({e}); give one such as https://10.0.0.1:7700"
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(format!(
-            "coordinator URL '{shown}' must be http:// or https:// with a host, such as http://10.0.0.1:7700"
+            "coordinator URL '{shown}' must be http:// or https:// with a host, such as https://10.0.0.1:7700"
         ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {

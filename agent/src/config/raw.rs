@@ -27,6 +27,8 @@ pub struct RawConfig {
     pub unit_dir: Option<String>,
     /// File holding a join token (`lgtmctl join-token create`), used when this host has no credential yet.
     pub join_token_file: Option<String>,
+    /// The coordinator's CA certificate (its `tls/ca.pem`), the only CA trusted.
+    pub ca_file: Option<String>,
     /// Seconds between heartbeat reports (default 10).
     pub heartbeat_seconds: Option<u64>,
 }
@@ -90,6 +92,7 @@ impl RawConfig {
             config_dir: over.config_dir.or(self.config_dir),
             unit_dir: over.unit_dir.or(self.unit_dir),
             join_token_file: over.join_token_file.or(self.join_token_file),
+            ca_file: over.ca_file.or(self.ca_file),
             heartbeat_seconds: over.heartbeat_seconds.or(self.heartbeat_seconds),
         }
     }

@@ -10,7 +10,7 @@ use reqwest::Url;
 use crate::error::EXIT_CODES;
 
 /// Where lgtmctl looks for the coordinator unless told otherwise.
-pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7700";
+pub const DEFAULT_COORDINATOR: &str = "https://127.0.0.1:7700";
 
 /// What waiting prints and how it exits, for the commands that wait.
 const WAIT_EXIT: &str = "\
@@ -37,6 +37,10 @@ pub struct Cli {
     /// /var/lib/lgtm-coordinator/credentials/admin.token if readable]
     #[arg(long, global = true, env = "LGTM_CREDENTIALS", value_name = "FILE")]
     pub credentials: Option<std::path::PathBuf>,
+    /// The coordinator's CA certificate to trust (pinned: no other CA is)
+    /// [default: /var/lib/lgtm-coordinator/tls/ca.pem if readable]
+    #[arg(long, global = true, env = "LGTM_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Output format: tables for people, the API's JSON for programs.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,

@@ -16,6 +16,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::CtlError;
+
 /// How long a connection attempt may take before the coordinator counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Upper bound for one request; no lgtmctl request long-polls.
@@ -25,7 +27,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
-        "cannot reach the coordinator at {url} ({cause}); start it, or point lgtmctl elsewhere with --coordinator URL or LGTM_COORDINATOR=URL"
+        "cannot reach the coordinator at {url} ({cause}); start it, or point lgtmctl elsewhere with --coordinator URL or LGTM_COORDINATOR=URL; for a certificate error, pin the coordinator's CA with --ca-file (its tls/ca.pem)"
     )]
     Unreachable { url: String, cause: String },
     #[error("{}", .error.message)]
@@ -57,16 +59,27 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the coordinator at `base` (`http://127.0.0.1:7700`).
-    pub fn new(base: Url, token: Option<String>) -> Client {
-        let http = reqwest::Client::builder()
+    /// A client for the coordinator at `base` (`https://127.0.0.1:7700`) sending `token`,
+    /// trusting only the CA certificate `ca` (PEM) when given.
+    pub fn new(base: Url, token: Option<String>, ca: Option<&[u8]>) -> Result<Client, CtlError> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                CtlError::Usage(format!(
+                    "the CA file holds no PEM certificate ({e}); give the coordinator's tls/ca.pem"
+                ))
+            })?;
+            builder = builder
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(cert);
+        }
+        let http = builder
             .build()
-            // Only fails when the TLS backend cannot initialise: nothing a user can fix.
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Client { base, http, token }
+            .map_err(|e| CtlError::Usage(format!("cannot set up HTTPS: {e}")))?;
+        Ok(Client { base, http, token })
     }
 
     /// The coordinator's address, as given.
@@ -296,7 +309,7 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> Client {
-        Client::new(base.parse().expect("test URL"), None)
+        Client::new(base.parse().expect("test URL"), None, None).expect("client")
     }
 
     #[test]

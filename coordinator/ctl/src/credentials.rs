@@ -23,6 +23,22 @@ pub fn resolve(env_token: Option<String>, file: Option<&Path>) -> Result<Option<
     }
 }
 
+/// The coordinator's CA, read when `--ca-file` is not given.
+pub const DEFAULT_CA_FILE: &str = "/var/lib/lgtm-coordinator/tls/ca.pem";
+
+/// The CA certificate (PEM) to pin: `file`, else the default file when readable.
+pub fn ca(file: Option<&Path>) -> Result<Option<Vec<u8>>, CtlError> {
+    match file {
+        Some(path) => std::fs::read(path).map(Some).map_err(|e| {
+            CtlError::Usage(format!(
+                "cannot read the CA file {} ({e}); give the coordinator's tls/ca.pem with --ca-file FILE or LGTM_CA_FILE",
+                path.display()
+            ))
+        }),
+        None => Ok(std::fs::read(DEFAULT_CA_FILE).ok()),
+    }
+}
+
 fn read(path: &Path) -> Result<String, CtlError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CtlError::Usage(format!(

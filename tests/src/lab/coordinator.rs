@@ -35,9 +35,14 @@ impl Coordinator {
         }
     }
 
-    /// `http://198.18.X.1:PORT`.
+    /// `https://198.18.X.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.listen)
+        format!("https://{}", self.listen)
+    }
+
+    /// Its CA certificate (written at its first start).
+    pub fn ca_file(&self) -> PathBuf {
+        self.state_dir.join("tls/ca.pem")
     }
 
     /// The address it listens on.
@@ -81,7 +86,7 @@ impl Coordinator {
     /// Starts it (no-op when running) and waits until `/healthz` answers 200.
     pub fn start(&self) -> Result<(), LabError> {
         let bin = binaries::find("lgtm-coordinator")?;
-        http::send_admin_token(self.listen, self.admin_token_file());
+        http::coordinator_at(self.listen, self.state_dir.clone());
         {
             let mut guard = self.child();
             if let Some(c) = guard.as_mut()

@@ -27,6 +27,8 @@ pub(crate) struct LabContext {
     pub bin_dir: PathBuf,
     /// The coordinator's admin token file (written at its first start).
     pub admin_token_file: PathBuf,
+    /// The coordinator's CA certificate (written at its first start).
+    pub ca_file: PathBuf,
 }
 
 impl LabContext {
@@ -39,6 +41,8 @@ impl LabContext {
             self.coordinator_url.clone(),
             "--credentials".to_owned(),
             self.admin_token_file.to_string_lossy().into_owned(),
+            "--ca-file".to_owned(),
+            self.ca_file.to_string_lossy().into_owned(),
         ];
         argv.extend(args.iter().map(|a| a.as_ref().to_owned()));
         Ok(argv)
@@ -61,6 +65,8 @@ impl LabContext {
 
 /// Where the lab puts a host's join token.
 const JOIN_TOKEN_FILE: &str = "/etc/lgtm-agent/join.token";
+/// Where the lab puts the coordinator's CA certificate in a host.
+const CA_FILE: &str = "/etc/lgtm-agent/ca.pem";
 
 /// How to boot one host.
 pub(crate) struct BootSpec<'a> {
@@ -314,6 +320,11 @@ impl Host {
         let agent = binaries::find("lgtm-agent")?;
         let token = self.ctx.join_token()?;
         self.write_file(JOIN_TOKEN_FILE, token.as_bytes(), 0o600)?;
+        let ca = fs::read(&self.ctx.ca_file).map_err(LabError::io(format!(
+            "read the coordinator's CA {}",
+            self.ctx.ca_file.display()
+        )))?;
+        self.write_file(CA_FILE, &ca, 0o644)?;
         let unit = agent_unit(
             &agent,
             &self.ctx.coordinator_url,
@@ -426,6 +437,8 @@ fn agent_unit(
         unit_arg("backend bin dir", &bin_dir.to_string_lossy())?,
         "--join-token-file".into(),
         JOIN_TOKEN_FILE.into(),
+        "--ca-file".into(),
+        CA_FILE.into(),
     ]
     .join(" ");
     Ok(format!(
@@ -472,7 +485,7 @@ mod tests {
             unit.contains(
                 "ExecStart=\"/w/target/debug/lgtm-agent\" --coordinator \"http://198.18.0.1:7400\" \
              --host-name \"host1\" --bin-dir \"/usr/local/lib/lgtm-lab/bin\" \
-             --join-token-file /etc/lgtm-agent/join.token\n"
+             --join-token-file /etc/lgtm-agent/join.token --ca-file /etc/lgtm-agent/ca.pem\n"
             ),
             "{unit}"
         );

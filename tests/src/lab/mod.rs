@@ -155,11 +155,12 @@ impl Lab {
         let slot = net::claim()?;
         let ctx = Arc::new(LabContext {
             coordinator_url: format!(
-                "http://{}",
+                "https://{}",
                 SocketAddr::from((slot.gateway(), COORDINATOR_PORT))
             ),
             bin_dir: real.clone().unwrap_or_else(|| PathBuf::from(HOST_BIN_DIR)),
             admin_token_file: dir.path().join("coordinator/state/credentials/admin.token"),
+            ca_file: dir.path().join("coordinator/state/tls/ca.pem"),
         });
         let mut lab = Lab {
             slot,

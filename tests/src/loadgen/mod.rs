@@ -154,9 +154,20 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
         reqwest::header::AUTHORIZATION,
         format!("Bearer {}", admin.trim()).parse()?,
     );
+    // The CA: the spawned coordinator's, or LGTM_CA_FILE for one already running.
+    let ca = match &spawned {
+        Some(s) => s.ca()?,
+        None => {
+            let file = std::env::var("LGTM_CA_FILE")
+                .context("set LGTM_CA_FILE to the coordinator's tls/ca.pem")?;
+            reqwest::Certificate::from_pem(&std::fs::read(&file)?)?
+        }
+    };
     let http = reqwest::Client::builder()
         .timeout(o.setup_timeout.max(Duration::from_secs(60)))
         .default_headers(headers)
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca.clone())
         .build()?;
     let started = Instant::now();
     let tokens = setup::hosts(
@@ -181,7 +192,10 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
     let bind_sources = spawned.is_some();
     let mut clients = Vec::new();
     for group in 0..o.agents.div_ceil(AGENTS_PER_CLIENT) {
-        let mut b = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(120));
+        let mut b = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(120))
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca.clone());
         if bind_sources {
             let octet = u8::try_from(group % 250 + 2).unwrap_or(2);
             b = b.local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, octet)));

@@ -96,7 +96,7 @@ impl SmallDisk {
         .spawn()
         .unwrap();
         let c = Killed(child);
-        http::send_admin_token(addr, self.inside(&state.join("credentials/admin.token")));
+        http::coordinator_at(addr, self.inside(&state));
         wait_for(
             "the coordinator on the small disk",
             Duration::from_secs(30),
