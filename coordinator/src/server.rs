@@ -147,10 +147,10 @@ fn tls_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, ServeError
         state_dir: config.state_dir.display().to_string(),
         source,
     };
-    if !crate::tls::exists(&config.state_dir) {
-        let names = crate::tls::sans(Some(config.listen), &config.tls_sans);
-        let dir = crate::tls::init(&config.state_dir, &names).map_err(err)?;
-        tracing::info!(dir = %dir.display(), names = ?names, "created the CA and the server certificate");
+    let names = crate::tls::sans(Some(config.listen), &config.tls_sans);
+    if let Some(done) = crate::tls::ensure(&config.state_dir, &names).map_err(err)? {
+        let dir = crate::tls::dir(&config.state_dir);
+        tracing::info!(dir = %dir.display(), names = ?names, "{done}");
     }
     crate::tls::acceptor(&config.state_dir).map_err(err)
 }

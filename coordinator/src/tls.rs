@@ -6,7 +6,7 @@
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +21,8 @@ pub const CA_FILE: &str = "ca.pem";
 const CA_KEY: &str = "ca.key";
 const CERT_FILE: &str = "server.pem";
 const KEY_FILE: &str = "server.key";
+/// The names the server certificate was issued for, one a line.
+const NAMES_FILE: &str = "names";
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -106,20 +108,41 @@ pub fn init(state_dir: &Path, names: &[String]) -> Result<PathBuf, TlsError> {
         .mode(0o755)
         .create(&tmp)
         .map_err(io(&tmp))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(io(&tmp))?;
 
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    ca_params
+    let ca_key = rcgen::KeyPair::generate()?;
+    let ca = ca_params()?.self_signed(&ca_key)?;
+    write(&tmp.join(CA_FILE), &ca.pem(), 0o644)?;
+    write(&tmp.join(CA_KEY), &ca_key.serialize_pem(), 0o600)?;
+    issue(&tmp, &ca, &ca_key, names)?;
+    fs::rename(&tmp, &target).map_err(io(&target))?;
+    Ok(target)
+}
+
+/// The CA's parameters: the same every time, so the CA can sign again from its key alone
+/// (its name and key identifier are what a certificate it signs refers to).
+fn ca_params() -> Result<rcgen::CertificateParams, rcgen::Error> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "lgtm coordinator CA");
-    ca_params.key_usages = vec![
+    params.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
         rcgen::KeyUsagePurpose::CrlSign,
     ];
-    ca_params.not_after = rcgen::date_time_ymd(2126, 1, 1);
-    let ca_key = rcgen::KeyPair::generate()?;
-    let ca = ca_params.self_signed(&ca_key)?;
+    params.not_after = rcgen::date_time_ymd(2126, 1, 1);
+    Ok(params)
+}
 
+/// Writes a new server key and certificate for `names`, signed by the CA, into `dir`
+/// (each file replaced atomically), and the names last.
+fn issue(
+    dir: &Path,
+    ca: &rcgen::Certificate,
+    ca_key: &rcgen::KeyPair,
+    names: &[String],
+) -> Result<(), TlsError> {
     let mut params = rcgen::CertificateParams::new(names.to_vec())?;
     params
         .distinguished_name
@@ -127,14 +150,51 @@ pub fn init(state_dir: &Path, names: &[String]) -> Result<PathBuf, TlsError> {
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     params.not_after = rcgen::date_time_ymd(2126, 1, 1);
     let key = rcgen::KeyPair::generate()?;
-    let cert = params.signed_by(&key, &ca, &ca_key)?;
+    let cert = params.signed_by(&key, ca, ca_key)?;
+    replace(&dir.join(KEY_FILE), &key.serialize_pem(), 0o600)?;
+    replace(&dir.join(CERT_FILE), &cert.pem(), 0o644)?;
+    replace(&dir.join(NAMES_FILE), &(names.join("\n") + "\n"), 0o644)
+}
 
-    write(&tmp.join(CA_FILE), &ca.pem(), 0o644)?;
-    write(&tmp.join(CA_KEY), &ca_key.serialize_pem(), 0o600)?;
-    write(&tmp.join(CERT_FILE), &cert.pem(), 0o644)?;
-    write(&tmp.join(KEY_FILE), &key.serialize_pem(), 0o600)?;
-    fs::rename(&tmp, &target).map_err(io(&target))?;
-    Ok(target)
+/// Makes sure `<state_dir>/tls/` exists with a server certificate for `names`: creates it
+/// all, or re-issues the server certificate with the same CA when the names changed.
+/// Returns what it did, if anything.
+pub fn ensure(state_dir: &Path, names: &[String]) -> Result<Option<&'static str>, TlsError> {
+    let tls = dir(state_dir);
+    if !tls.exists() {
+        init(state_dir, names)?;
+        return Ok(Some("created the CA and the server certificate"));
+    }
+    let issued = fs::read_to_string(tls.join(NAMES_FILE)).unwrap_or_default();
+    if issued.lines().eq(names.iter().map(String::as_str)) {
+        return Ok(None);
+    }
+    let key_file = tls.join(CA_KEY);
+    let pem = fs::read_to_string(&key_file).map_err(|source| TlsError::Io {
+        path: key_file.display().to_string(),
+        source,
+    })?;
+    let ca_key = rcgen::KeyPair::from_pem(&pem).map_err(|_| TlsError::Load {
+        path: key_file.display().to_string(),
+        what: "CA key",
+        dir: tls.display().to_string(),
+    })?;
+    let ca = ca_params()?.self_signed(&ca_key)?;
+    issue(&tls, &ca, &ca_key, names)?;
+    Ok(Some(
+        "re-issued the server certificate for changed names (same CA)",
+    ))
+}
+
+/// Replaces `path` atomically with `text` in `mode`.
+fn replace(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
+    let tmp = path.with_extension("new");
+    let _ = fs::remove_file(&tmp);
+    write(&tmp, text, mode)?;
+    fs::rename(&tmp, path).map_err(|source| TlsError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn write(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
@@ -148,7 +208,9 @@ fn write(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
         .mode(mode)
         .open(path)
         .map_err(err)?;
+    // The mode given, whatever the umask (the unit's is 0077): ca.pem is for everyone.
     f.write_all(text.as_bytes())
+        .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
         .and_then(|()| f.sync_all())
         .map_err(err)
 }
@@ -180,7 +242,7 @@ pub fn acceptor(state_dir: &Path) -> Result<TlsAcceptor, TlsError> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use rustls::client::danger::ServerCertVerifier;
 
     use super::*;
 
@@ -207,5 +269,30 @@ mod tests {
         assert_eq!(mode(KEY_FILE), 0o600);
         acceptor(dir.path()).expect("the files serve");
         assert!(matches!(init(dir.path(), &names), Err(TlsError::Exists(_))));
+        assert_eq!(ensure(dir.path(), &names).expect("ensure"), None);
+        let ca = fs::read(tls.join(CA_FILE)).expect("ca");
+        let server = fs::read(tls.join(CERT_FILE)).expect("server");
+        let more = [names.clone(), vec!["10.9.9.9".into()]].concat();
+        assert!(ensure(dir.path(), &more).expect("re-issue").is_some());
+        assert_eq!(fs::read(tls.join(CA_FILE)).expect("ca"), ca, "the CA stays");
+        assert_ne!(fs::read(tls.join(CERT_FILE)).expect("server"), server);
+        assert_eq!(mode(KEY_FILE), 0o600);
+        acceptor(dir.path()).expect("the new files serve");
+        // The new certificate chains to the CA clients already pinned.
+        let root = CertificateDer::from_pem_slice(&ca).expect("ca pem");
+        let leaf = CertificateDer::from_pem_slice(&fs::read(tls.join(CERT_FILE)).expect("pem"))
+            .expect("server pem");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(root).expect("root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .expect("verifier");
+        let name = rustls::pki_types::ServerName::try_from("10.9.9.9").expect("name");
+        let now = rustls::pki_types::UnixTime::now();
+        verifier
+            .verify_server_cert(&leaf, &[], &name, &[], now)
+            .expect("valid for the new name under the old CA");
     }
 }
