@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::client::Client;
 use crate::config::Settings;
+use crate::credential::Tokens;
 use crate::desired::Desired;
 use crate::error_chain::chain;
 use crate::fetcher::{self, FetcherConfig};
@@ -41,6 +42,8 @@ pub enum RunError {
     Systemd(#[source] SystemdError),
     #[error("failed to install a signal handler")]
     Signal(#[source] std::io::Error),
+    #[error("the coordinator's CA certificate (ca_file): {0}")]
+    Ca(String),
     #[error("an agent task stopped ({0}); exiting so that systemd restarts the agent")]
     TaskEnded(String),
 }
@@ -63,7 +66,38 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
     let dbus = Dbus::connect().await.map_err(RunError::Systemd)?;
 
-    let client = Client::new(&settings.coordinator, settings.host_name.clone());
+    let join = match join_token(&settings) {
+        Ok(join) => join,
+        Err(error) => {
+            tracing::error!(%error, "Cannot read the join token: {error}");
+            None
+        }
+    };
+    let tokens = match Tokens::load(settings.state_dir.as_path(), join) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            tracing::error!(%error, "Cannot read this host's credential: {error}");
+            Tokens::default()
+        }
+    };
+    let ca = match &settings.ca_file {
+        None => None,
+        Some(file) => Some(
+            std::fs::read(file.as_path())
+                .map_err(|e| format!("cannot read {file}: {e}"))
+                .and_then(|pem| {
+                    reqwest::Certificate::from_pem(&pem)
+                        .map_err(|e| format!("{file} holds no PEM certificate: {e}"))
+                })
+                .map_err(RunError::Ca)?,
+        ),
+    };
+    let client = Client::new(
+        &settings.coordinator,
+        settings.host_name.clone(),
+        tokens,
+        ca,
+    );
     let check: fetcher::Check = {
         let (layout, host) = (layout.clone(), settings.host_name.clone());
         Arc::new(move |state| {
@@ -151,4 +185,22 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     notify::stopping();
     tracing::info!("lgtm-agent stopping; backends keep running.");
     Ok(())
+}
+
+/// The join token: `LGTM_JOIN_TOKEN`, else the configured `join_token_file`, else none.
+fn join_token(settings: &Settings) -> Result<Option<String>, String> {
+    if let Ok(t) = std::env::var("LGTM_JOIN_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(Some(t));
+    }
+    match &settings.join_token_file {
+        None => Ok(None),
+        Some(file) => match std::fs::read_to_string(file.as_path()) {
+            Ok(t) => Ok(Some(t)),
+            // Not needed once the host joined; reported only when it is.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {file}: {e}")),
+        },
+    }
 }

@@ -4,9 +4,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lgtm_model::HostName;
-use lgtm_model::wire::{DesiredState, ErrorBody, RegisterRequest, Report, paths};
+use lgtm_model::wire::{DesiredState, ErrorBody, HostRecord, RegisterRequest, Report, paths};
 use reqwest::{StatusCode, Url};
 
+use crate::credential::Tokens;
 use crate::safe_path::SafePath;
 
 /// The agent's version, sent on registration and in reports.
@@ -23,6 +24,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     host: HostName,
+    tokens: Tokens,
 }
 
 /// The answer to a long-poll.
@@ -47,6 +49,8 @@ pub enum ClientError {
     UnknownHost(HostName),
     #[error("the coordinator cannot render this host's desired state: {0}")]
     Render(String),
+    #[error("the coordinator refused this host's credential ({message})")]
+    Unauthorized { message: String },
     #[error("the coordinator answered {status} to {url}: {message}")]
     Status {
         url: String,
@@ -56,17 +60,29 @@ pub enum ClientError {
 }
 
 impl Client {
-    /// A client for `host` at `base`.
-    pub fn new(base: &Url, host: HostName) -> Client {
-        let http = reqwest::Client::builder()
+    /// A client for `host` at `base`, sending `tokens`, trusting only `ca` when given.
+    pub fn new(
+        base: &Url,
+        host: HostName,
+        tokens: Tokens,
+        ca: Option<reqwest::Certificate>,
+    ) -> Client {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"))
+            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"));
+        if let Some(ca) = ca {
+            builder = builder
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca);
+        }
+        let http = builder
             .build()
-            .expect("a rustls client with default settings always builds");
+            .expect("a rustls client with a parsed root certificate always builds");
         Client {
             http,
             base: base.as_str().trim_end_matches('/').to_owned(),
             host,
+            tokens,
         }
     }
 
@@ -93,16 +109,68 @@ impl Client {
             agent_version: AGENT_VERSION.to_owned(),
         };
         let url = self.url(paths::HOSTS);
-        let req = self.http.post(&url).json(&body).timeout(SHORT);
-        self.check(&url, send(&url, req).await?).await.map(drop)
+        let host_token = self.tokens.host();
+        let result = self.register_with(&url, &body, host_token.clone()).await;
+        match result {
+            // The host was removed (its credential revoked): join again, if a join token is set.
+            Err(ClientError::Unauthorized { .. })
+                if host_token.is_some() && self.tokens.join().is_some() =>
+            {
+                tracing::warn!(
+                    "This host's credential was refused; joining again with the join token."
+                );
+                self.tokens.drop_host();
+                self.register_with(&url, &body, self.tokens.join()).await
+            }
+            other => other,
+        }
+    }
+
+    async fn register_with(
+        &self,
+        url: &str,
+        body: &RegisterRequest,
+        token: Option<String>,
+    ) -> Result<(), ClientError> {
+        let token = token.or_else(|| self.tokens.join());
+        let mut req = self.http.post(url).json(body).timeout(SHORT);
+        if let Some(t) = &token {
+            req = req.bearer_auth(t);
+        }
+        let resp = self.check(url, send(url, req).await?).await?;
+        let record = resp
+            .json::<HostRecord>()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.to_owned(),
+                source,
+            })?;
+        if let Some(credential) = record.credential {
+            self.tokens
+                .store_host(&credential)
+                .map_err(|message| ClientError::Status {
+                    url: url.to_owned(),
+                    status: StatusCode::OK,
+                    message,
+                })?;
+            tracing::info!("Joined the cluster; stored this host's credential.");
+        }
+        Ok(())
+    }
+
+    /// Adds this host's credential to a request.
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.tokens.host() {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
     }
 
     /// `GET /v1/hosts/{host}/desired?index=N&wait=..s`.
     pub async fn desired(&self, index: u64, wait: Duration) -> Result<Poll, ClientError> {
         let url = self.url(paths::HOST_DESIRED);
         let req = self
-            .http
-            .get(&url)
+            .authed(self.http.get(&url))
             .query(&[
                 ("index", index.to_string()),
                 ("wait", format!("{}s", wait.as_secs())),
@@ -125,7 +193,10 @@ impl Client {
     /// `POST /v1/hosts/{host}/report`.
     pub async fn report(&self, report: &Report) -> Result<(), ClientError> {
         let url = self.url(paths::HOST_REPORT);
-        let req = self.http.post(&url).json(report).timeout(SHORT);
+        let req = self
+            .authed(self.http.post(&url))
+            .json(report)
+            .timeout(SHORT);
         self.check(&url, send(&url, req).await?).await.map(drop)
     }
 
@@ -144,6 +215,7 @@ impl Client {
             .unwrap_or_else(|_| text.chars().take(300).collect());
         Err(match status {
             StatusCode::NOT_FOUND => ClientError::UnknownHost(self.host.clone()),
+            StatusCode::UNAUTHORIZED => ClientError::Unauthorized { message },
             StatusCode::CONFLICT => ClientError::Render(message),
             _ => ClientError::Status {
                 url: url.to_owned(),
@@ -185,7 +257,7 @@ mod tests {
     }
 
     fn client(url: &Url) -> Client {
-        Client::new(url, "host3".parse().unwrap())
+        Client::new(url, "host3".parse().unwrap(), Tokens::default(), None)
     }
 
     #[tokio::test]

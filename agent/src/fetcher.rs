@@ -165,6 +165,16 @@ async fn run(
                 tracing::warn!("The coordinator does not know this host; registering again.");
                 set(&|s| s.registered = false);
             }
+            Err(e @ ClientError::Unauthorized { .. }) => {
+                // Backends keep running on the state they have; only new changes wait.
+                let error = chain(&e);
+                tracing::error!(%error, "This host's credential was refused; backends keep running. If it was revoked, give this host a new join token (join_token_file): {error}");
+                set(&|s| {
+                    s.registered = false;
+                    s.reachable = true;
+                });
+                tokio::time::sleep(backoff.delay(&mut rng)).await;
+            }
             Err(e @ ClientError::Render(_)) => {
                 let problem = chain(&e);
                 tracing::error!(error = %problem, "Keeping the current desired state: {problem}");

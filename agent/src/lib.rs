@@ -12,6 +12,7 @@ pub mod agent;
 pub mod backoff;
 pub mod client;
 pub mod config;
+pub mod credential;
 pub mod desired;
 pub mod error_chain;
 pub mod events;

@@ -41,6 +41,22 @@ pub struct Flags {
     /// Seconds without a report before a host counts as stale [default: 30]
     #[arg(long, value_name = "SECONDS")]
     pub host_ttl_seconds: Option<u64>,
+    /// A setup step instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Setup>,
+}
+
+/// Setup steps.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Setup {
+    /// Create the CA and the server certificate in <state-dir>/tls/ (the first start does it
+    /// too); the certificate names localhost, 127.0.0.1, ::1, this machine's name, the listen
+    /// address and every --san and tls_sans.
+    Init {
+        /// One more DNS name or IP address the certificate is valid for (repeatable).
+        #[arg(long, value_name = "NAME")]
+        san: Vec<String>,
+    },
 }
 
 /// One layer of configuration: the file, or the flags.
@@ -53,6 +69,8 @@ pub struct RawConfig {
     pub state_dir: Option<PathBuf>,
     /// Seconds without a report before a host is stale.
     pub host_ttl_seconds: Option<u64>,
+    /// More names the TLS certificate is valid for, as clients reach the coordinator.
+    pub tls_sans: Option<Vec<String>>,
 }
 
 /// Validated configuration.
@@ -64,6 +82,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// A host is stale after this long without a report.
     pub host_ttl: Duration,
+    /// More names for the TLS certificate.
+    pub tls_sans: Vec<String>,
 }
 
 /// Why the configuration was refused.
@@ -93,6 +113,10 @@ impl From<&Flags> for RawConfig {
             listen: f.listen.clone(),
             state_dir: f.state_dir.clone(),
             host_ttl_seconds: f.host_ttl_seconds,
+            tls_sans: match &f.command {
+                Some(Setup::Init { san }) if !san.is_empty() => Some(san.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -111,6 +135,13 @@ pub fn merge(base: RawConfig, top: RawConfig) -> RawConfig {
         listen: top.listen.or(base.listen),
         state_dir: top.state_dir.or(base.state_dir),
         host_ttl_seconds: top.host_ttl_seconds.or(base.host_ttl_seconds),
+        tls_sans: match (base.tls_sans, top.tls_sans) {
+            (Some(mut b), Some(t)) => {
+                b.extend(t);
+                Some(b)
+            }
+            (b, t) => t.or(b),
+        },
     }
 }
 
@@ -135,11 +166,24 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "host_ttl_seconds {ttl} is out of range; use 1 to 86400"
         ));
     }
+    for san in raw.tls_sans.iter().flatten() {
+        let ok = !san.is_empty()
+            && san
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'));
+        if !ok {
+            problems.push(format!(
+                "tls_sans entry '{}' is not a DNS name or IP address; give names such as lgtm.example.com or 10.0.0.1",
+                san.escape_debug()
+            ));
+        }
+    }
     match listen {
         Ok(listen) if problems.is_empty() => Ok(Config {
             listen,
             state_dir,
             host_ttl: Duration::from_secs(ttl),
+            tls_sans: raw.tls_sans.unwrap_or_default(),
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }
@@ -218,12 +262,14 @@ mod tests {
             listen: Some("localhost".into()),
             state_dir: Some(PathBuf::new()),
             host_ttl_seconds: Some(0),
+            tls_sans: Some(vec!["ok.example".into(), "bad name\n".into()]),
         };
         let e = validate(raw).unwrap_err().to_string();
         for want in [
             "listen 'localhost'",
             "state_dir is empty",
             "host_ttl_seconds 0",
+            "tls_sans entry 'bad name\\n'",
         ] {
             assert!(e.contains(want), "{want}: {e}");
         }

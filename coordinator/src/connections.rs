@@ -1,5 +1,6 @@
-//! Serving the API's HTTP connections with timeouts on every one, so slow or stalled clients
-//! (slowloris) cannot hold connections open: axum's own `serve` sets no header read timeout.
+//! Serving the API's HTTPS connections with timeouts on every one, so slow or stalled clients
+//! (slowloris) cannot hold connections open: the TLS handshake must finish within
+//! [`HEADER_READ_TIMEOUT`], and axum's own `serve` sets no header read timeout.
 //! Bodies have their own deadline where they are read ([`crate::api::extract`]).
 
 use std::future::Future;
@@ -12,15 +13,17 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// A client must send a request's whole head within this long, idle keep-alive included.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests (long-polls answer at once then).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` on `listener` until `stop` resolves, then drains open connections.
+/// Serves `router` over TLS on `listener` until `stop` resolves, then drains open connections.
 pub async fn serve(
     listener: TcpListener,
+    tls: TlsAcceptor,
     router: Router,
     stop: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -45,12 +48,24 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let service = TowerToHyperService::new(router.clone());
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    // Plain HTTP, an unknown CA on the client's side, a scanner.
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::cluster::{Cluster, StartError, Writer};
 use crate::config::Config;
+use crate::credentials::Credentials;
 use crate::metrics::Metrics;
 use crate::reports::Reports;
 use crate::store::SqliteStore;
@@ -34,6 +35,7 @@ impl App {
     /// Opens (or creates) the SQLite state in `state_dir` and builds the API over it.
     pub fn open(state_dir: &Path, host_ttl: Duration) -> Result<App, StartError> {
         let store = SqliteStore::open(state_dir)?;
+        let credentials = Arc::new(Credentials::open(state_dir)?);
         let (cluster, writer) = Cluster::start(Box::new(store))?;
         let (shutdown, stopping) = watch::channel(false);
         let state = AppState {
@@ -42,6 +44,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             host_ttl,
             shutdown: stopping,
+            credentials,
         };
         Ok(App {
             router: api::router(state.clone()),
@@ -69,6 +72,13 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to set up TLS in {state_dir}")]
+    Tls {
+        /// The state directory.
+        state_dir: String,
+        #[source]
+        source: crate::tls::TlsError,
+    },
     #[error("failed to serve HTTP")]
     Serve(#[source] std::io::Error),
     #[error("failed to wait for the store thread")]
@@ -86,6 +96,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             state_dir: config.state_dir.display().to_string(),
             source,
         })?;
+    let tls = tls_acceptor(&config)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -94,7 +105,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     let index = app.state.cluster.view().index;
-    tracing::info!(%addr, index, state_dir = %config.state_dir.display(), "listening");
+    let ca = crate::tls::dir(&config.state_dir).join(crate::tls::CA_FILE);
+    tracing::info!(%addr, index, state_dir = %config.state_dir.display(), ca = %ca.display(), "listening (HTTPS; clients pin the CA)");
     systemd::ready(&format!("listening on {addr}, index {index}"));
 
     let mut helpers = vec![tokio::spawn(systemd::follow_status(
@@ -114,7 +126,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         writer,
     } = app;
     drop(state);
-    crate::connections::serve(listener, router, signalled(shutdown))
+    crate::connections::serve(listener, tls, router, signalled(shutdown))
         .await
         .map_err(ServeError::Serve)?;
     for helper in helpers {
@@ -127,6 +139,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(ServeError::Join)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The TLS acceptor, creating the CA and certificate at the first start.
+fn tls_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    let err = |source| ServeError::Tls {
+        state_dir: config.state_dir.display().to_string(),
+        source,
+    };
+    let names = crate::tls::sans(Some(config.listen), &config.tls_sans);
+    if let Some(done) = crate::tls::ensure(&config.state_dir, &names).map_err(err)? {
+        let dir = crate::tls::dir(&config.state_dir);
+        tracing::info!(dir = %dir.display(), names = ?names, "{done}");
+    }
+    crate::tls::acceptor(&config.state_dir).map_err(err)
 }
 
 /// Resolves on SIGTERM or SIGINT, after telling long-polls and systemd.

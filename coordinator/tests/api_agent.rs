@@ -120,9 +120,11 @@ async fn long_poll_waits_and_wakes_only_for_its_host() {
         .unwrap();
     let metrics = api.app.state.metrics.clone();
     let router = api.app.router.clone();
+    let bearer = format!("Bearer {}", api.token("admin"));
     let poll = tokio::spawn(async move {
         let uri = format!("/v1/hosts/h1/desired?index={applied}&wait=10m");
         let req = axum::http::Request::get(uri.as_str())
+            .header("authorization", bearer.as_str())
             .body(axum::body::Body::empty())
             .unwrap();
         let res = tower::ServiceExt::oneshot(router, req).await.unwrap();
@@ -169,8 +171,10 @@ async fn long_poll_answers_at_shutdown() {
     api.register("h1", "198.18.0.2").await;
     let metrics = api.app.state.metrics.clone();
     let router = api.app.router.clone();
+    let bearer = format!("Bearer {}", api.token("admin"));
     let poll = tokio::spawn(async move {
         let req = axum::http::Request::get("/v1/hosts/h1/desired?index=1&wait=10m")
+            .header("authorization", bearer.as_str())
             .body(axum::body::Body::empty())
             .unwrap();
         tower::ServiceExt::oneshot(router, req)
@@ -273,8 +277,10 @@ async fn thousands_of_waiting_long_polls_all_wake_on_one_change() {
     let polls: Vec<_> = (0..WAITERS)
         .map(|_| {
             let router = api.app.router.clone();
+            let bearer = format!("Bearer {}", api.token("admin"));
             tokio::spawn(async move {
                 let req = axum::http::Request::get("/v1/hosts/h1/desired?index=1&wait=10m")
+                    .header("authorization", bearer.as_str())
                     .body(axum::body::Body::empty())
                     .unwrap();
                 let res = tower::ServiceExt::oneshot(router, req).await.unwrap();

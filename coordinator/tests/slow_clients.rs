@@ -10,17 +10,19 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::process::{Coordinator, http};
+use common::process::{Coordinator, admin_token, ca_pem, http, tls_config, tls_connect};
 
 /// Far beyond the server's 10 s limits: reaching it means the client was never dropped.
 const GIVE_UP_AFTER_BYTES: usize = 90;
 
 /// What the server did to a client that sent `head` and then `trickle`, one byte a second.
 fn trickle(addr: SocketAddr, head: &[u8], trickle: &[u8]) -> Result<String, String> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(1000)))
+    let mut s = tls_connect(addr, tls_config(ca_pem(addr).as_deref())).unwrap();
+    s.sock
+        .set_read_timeout(Some(Duration::from_millis(1000)))
         .unwrap();
     s.write_all(head).unwrap();
+    s.flush().unwrap();
     let mut answer = Vec::new();
     for i in 0..GIVE_UP_AFTER_BYTES {
         let mut buf = [0u8; 4096];
@@ -33,7 +35,11 @@ fn trickle(addr: SocketAddr, head: &[u8], trickle: &[u8]) -> Result<String, Stri
         }
         // An empty trickle sends nothing at all.
         let byte = trickle.get(i % trickle.len().max(1));
-        if byte.is_some_and(|b| s.write_all(std::slice::from_ref(b)).is_err()) {
+        if byte.is_some_and(|b| {
+            s.write_all(std::slice::from_ref(b))
+                .and_then(|()| s.flush())
+                .is_err()
+        }) {
             return Ok(String::from_utf8_lossy(&answer).into_owned());
         }
     }
@@ -41,6 +47,15 @@ fn trickle(addr: SocketAddr, head: &[u8], trickle: &[u8]) -> Result<String, Stri
         "still connected after {GIVE_UP_AFTER_BYTES} s; got {:?}",
         String::from_utf8_lossy(&answer)
     ))
+}
+
+/// What a client that connects and never starts TLS gets: the connection closed (bytes read).
+fn silent_before_tls(addr: SocketAddr) -> Result<usize, String> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(GIVE_UP_AFTER_BYTES as u64)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    s.read(&mut buf).map_err(|e| format!("not closed: {e}"))
 }
 
 #[test]
@@ -55,14 +70,17 @@ fn slow_and_silent_clients_are_dropped_and_others_still_served() {
             b"X-Slow: aaaaaaaa\r\n",
         )
     });
+    // Silent before the TLS handshake, and after it.
+    let silent_tcp = thread::spawn(move || silent_before_tls(addr));
     let silent = thread::spawn(move || trickle(addr, b"", b""));
+    let token = admin_token(addr).unwrap();
     let slow_body = thread::spawn(move || {
-        trickle(
-            addr,
-            b"PUT /v1/settings/mimir.log_level HTTP/1.1\r\nHost: x\r\n\
-              Content-Type: application/json\r\nContent-Length: 200\r\n\r\n",
-            b" ",
-        )
+        let head = format!(
+            "PUT /v1/settings/mimir.log_level HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+        );
+        trickle(addr, head.as_bytes(), b" ")
     });
     // Others are served while those hang on.
     thread::sleep(Duration::from_secs(2));
@@ -71,6 +89,7 @@ fn slow_and_silent_clients_are_dropped_and_others_still_served() {
     let head = slow_head.join().unwrap();
     assert!(head.is_ok(), "slow head: {head:?}");
     // Silence counts as an idle connection: dropped too, without an answer.
+    assert_eq!(silent_tcp.join().unwrap(), Ok(0), "silent before TLS");
     let silent = silent.join().unwrap();
     assert_eq!(silent, Ok(String::new()), "silent client");
     let body = slow_body.join().unwrap().unwrap();

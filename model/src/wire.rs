@@ -40,6 +40,39 @@ pub mod paths {
     pub const SETTING: &str = "/v1/settings/{key}";
     /// `GET`: cluster status.
     pub const STATUS: &str = "/v1/status";
+    /// `POST`: create a join token ([`super::JoinTokenRequest`], [`super::JoinTokenCreated`]).
+    pub const JOIN_TOKENS: &str = "/v1/join-tokens";
+    /// `DELETE`: revoke a join token by its id.
+    pub const JOIN_TOKEN: &str = "/v1/join-tokens/{id}";
+}
+
+/// Create a join token.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinTokenRequest {
+    /// Seconds until it expires; the coordinator's default (one hour) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A join token just created: the only time the token itself is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinTokenCreated {
+    /// Its id, to revoke it.
+    pub id: String,
+    /// The token (`lgtm_join_...`).
+    pub token: String,
+    /// When it expires, Unix seconds.
+    pub expires_at: u64,
+}
+
+/// A join token revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinTokenRevoked {
+    /// Its id.
+    pub id: String,
 }
 
 /// Error body of every non-2xx answer.
@@ -89,6 +122,10 @@ pub struct HostRecord {
     pub data_root: Option<String>,
     /// Roles assigned, sorted.
     pub roles: Vec<Role>,
+    /// The host's new credential (`lgtm_host_...`), only in the answer to a registration
+    /// with a join token: the only time it is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// Assign a role to a host.

@@ -39,9 +39,12 @@ pub struct Args {
     /// Where unit files are written (default /etc/systemd/system).
     #[arg(long, value_name = "DIR")]
     pub unit_dir: Option<String>,
-    /// Credential file for the coordinator (reserved; checked only).
+    /// File holding a join token, used when this host has no credential yet.
     #[arg(long, value_name = "PATH")]
-    pub credential: Option<String>,
+    pub join_token_file: Option<String>,
+    /// The coordinator's CA certificate (its tls/ca.pem), the only CA trusted.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<String>,
     /// Seconds between heartbeat reports (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub heartbeat_seconds: Option<u64>,
@@ -59,7 +62,8 @@ impl Args {
             state_dir: self.state_dir.clone(),
             config_dir: self.config_dir.clone(),
             unit_dir: self.unit_dir.clone(),
-            credential: self.credential.clone(),
+            join_token_file: self.join_token_file.clone(),
+            ca_file: self.ca_file.clone(),
             heartbeat_seconds: self.heartbeat_seconds,
         }
     }

@@ -41,8 +41,10 @@ pub struct Settings {
     pub config_dir: SafePath,
     /// Where unit files are written.
     pub unit_dir: SafePath,
-    /// Credential file for the coordinator (reserved).
-    pub credential: Option<SafePath>,
+    /// File holding a join token, used when this host has no credential yet.
+    pub join_token_file: Option<SafePath>,
+    /// The coordinator's CA certificate, the only CA trusted when set.
+    pub ca_file: Option<SafePath>,
     /// Interval of heartbeat reports.
     pub heartbeat: Duration,
 }
@@ -69,7 +71,7 @@ impl Settings {
         let coordinator = match raw.coordinator.as_deref() {
             None => {
                 errors.push(
-                    "the coordinator URL is not set; set coordinator = \"http://HOST:PORT\" in \
+                    "the coordinator URL is not set; set coordinator = \"https://HOST:PORT\" in \
                      /etc/lgtm/agent.toml or pass --coordinator"
                         .to_owned(),
                 );
@@ -111,11 +113,18 @@ impl Settings {
         let state_dir = path("state_dir", raw.state_dir, "/var/lib/lgtm-agent");
         let config_dir = path("config_dir", raw.config_dir, "/etc/lgtm");
         let unit_dir = path("unit_dir", raw.unit_dir, "/etc/systemd/system");
-        let credential = match raw.credential {
+        let join_token_file = match raw.join_token_file {
             None => Some(None),
             Some(c) => SafePath::parse(&c)
                 .map(Some)
-                .map_err(|e| errors.push(format!("credential: {e}")))
+                .map_err(|e| errors.push(format!("join_token_file: {e}")))
+                .ok(),
+        };
+        let ca_file = match raw.ca_file {
+            None => Some(None),
+            Some(c) => SafePath::parse(&c)
+                .map(Some)
+                .map_err(|e| errors.push(format!("ca_file: {e}")))
                 .ok(),
         };
         let heartbeat = match raw.heartbeat_seconds.unwrap_or(10) {
@@ -135,7 +144,8 @@ impl Settings {
             state_dir,
             config_dir,
             unit_dir,
-            credential,
+            join_token_file,
+            ca_file,
             heartbeat,
         ) {
             (
@@ -146,7 +156,8 @@ impl Settings {
                 Some(state_dir),
                 Some(config_dir),
                 Some(unit_dir),
-                Some(credential),
+                Some(join_token_file),
+                Some(ca_file),
                 Some(heartbeat),
             ) if errors.is_empty() => Ok(Settings {
                 coordinator,
@@ -157,7 +168,8 @@ impl Settings {
                 state_dir,
                 config_dir,
                 unit_dir,
-                credential,
+                join_token_file,
+                ca_file,
                 heartbeat,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -186,8 +198,11 @@ impl fmt::Display for Settings {
         ] {
             writeln!(f, "{key} = \"{path}\"")?;
         }
-        if let Some(c) = &self.credential {
-            writeln!(f, "credential = \"{c}\"")?;
+        if let Some(c) = &self.join_token_file {
+            writeln!(f, "join_token_file = \"{c}\"")?;
+        }
+        if let Some(c) = &self.ca_file {
+            writeln!(f, "ca_file = \"{c}\"")?;
         }
         writeln!(f, "heartbeat_seconds = {}", self.heartbeat.as_secs())
     }
@@ -196,11 +211,13 @@ impl fmt::Display for Settings {
 fn coordinator_url(s: &str) -> Result<Url, String> {
     let shown = s.escape_debug();
     let url = Url::parse(s).map_err(|e| {
-        format!("coordinator URL '{shown}' is invalid ({e}); give one such as http://10.0.0.1:7700")
+        format!(
+            "coordinator URL '{shown}' is invalid ({e}); give one such as https://10.0.0.1:7700"
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(format!(
-            "coordinator URL '{shown}' must be http:// or https:// with a host, such as http://10.0.0.1:7700"
+            "coordinator URL '{shown}' must be http:// or https:// with a host, such as https://10.0.0.1:7700"
         ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
@@ -233,14 +250,14 @@ mod tests {
         assert_eq!(s.unit_dir.as_str(), "/etc/systemd/system");
         assert_eq!(s.heartbeat, Duration::from_secs(10));
         assert_eq!(s.address, None);
-        assert_eq!(s.credential, None);
+        assert_eq!(s.join_token_file, None);
     }
 
     #[test]
     fn display_round_trips() {
         let raw = RawConfig {
             address: Some("10.0.0.3".into()),
-            credential: Some("/etc/lgtm/token".into()),
+            join_token_file: Some("/etc/lgtm/token".into()),
             ..minimal()
         };
         let s = Settings::validate(raw, Some("h1")).unwrap();
@@ -268,7 +285,7 @@ mod tests {
             bin_dir: Some("usr/bin".into()),
             data_root: Some("/var/lib/%n".into()),
             unit_dir: Some("/etc/systemd/system\nExecStartPre=/bin/sh".into()),
-            credential: Some("token".into()),
+            join_token_file: Some("token".into()),
             heartbeat_seconds: Some(0),
             ..Default::default()
         };
@@ -281,7 +298,7 @@ mod tests {
             "bin_dir: path 'usr/bin' is not absolute",
             "data_root: path '/var/lib/%n' contains '%'",
             "unit_dir: path",
-            "credential: path 'token'",
+            "join_token_file: path 'token'",
             "heartbeat_seconds is 0",
         ] {
             assert!(text.contains(want), "missing {want:?} in {text}");

@@ -25,8 +25,10 @@ pub struct RawConfig {
     pub config_dir: Option<String>,
     /// Where unit files are written (default `/etc/systemd/system`).
     pub unit_dir: Option<String>,
-    /// Credential file for the coordinator (reserved: checked, not used yet).
-    pub credential: Option<String>,
+    /// File holding a join token (`lgtmctl join-token create`), used when this host has no credential yet.
+    pub join_token_file: Option<String>,
+    /// The coordinator's CA certificate (its `tls/ca.pem`), the only CA trusted.
+    pub ca_file: Option<String>,
     /// Seconds between heartbeat reports (default 10).
     pub heartbeat_seconds: Option<u64>,
 }
@@ -89,7 +91,8 @@ impl RawConfig {
             state_dir: over.state_dir.or(self.state_dir),
             config_dir: over.config_dir.or(self.config_dir),
             unit_dir: over.unit_dir.or(self.unit_dir),
-            credential: over.credential.or(self.credential),
+            join_token_file: over.join_token_file.or(self.join_token_file),
+            ca_file: over.ca_file.or(self.ca_file),
             heartbeat_seconds: over.heartbeat_seconds.or(self.heartbeat_seconds),
         }
     }
@@ -110,13 +113,16 @@ mod tests {
             state_dir = "/var/lib/lgtm-agent"
             config_dir = "/etc/lgtm"
             unit_dir = "/etc/systemd/system"
-            credential = "/etc/lgtm/agent.token"
+            join_token_file = "/etc/lgtm/agent.token"
             heartbeat_seconds = 5
         "#;
         let raw = RawConfig::from_toml(text, "agent.toml").unwrap();
         assert_eq!(raw.host_name.as_deref(), Some("host3"));
         assert_eq!(raw.heartbeat_seconds, Some(5));
-        assert_eq!(raw.credential.as_deref(), Some("/etc/lgtm/agent.token"));
+        assert_eq!(
+            raw.join_token_file.as_deref(),
+            Some("/etc/lgtm/agent.token")
+        );
     }
 
     #[test]

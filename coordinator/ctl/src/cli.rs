@@ -10,7 +10,7 @@ use reqwest::Url;
 use crate::error::EXIT_CODES;
 
 /// Where lgtmctl looks for the coordinator unless told otherwise.
-pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7700";
+pub const DEFAULT_COORDINATOR: &str = "https://127.0.0.1:7700";
 
 /// What waiting prints and how it exits, for the commands that wait.
 const WAIT_EXIT: &str = "\
@@ -33,6 +33,14 @@ pub struct Cli {
         value_name = "URL"
     )]
     pub coordinator: Url,
+    /// File holding the credential to send [default: LGTM_TOKEN if set, else
+    /// /var/lib/lgtm-coordinator/credentials/admin.token if readable]
+    #[arg(long, global = true, env = "LGTM_CREDENTIALS", value_name = "FILE")]
+    pub credentials: Option<std::path::PathBuf>,
+    /// The coordinator's CA certificate to trust (pinned: no other CA is)
+    /// [default: /var/lib/lgtm-coordinator/tls/ca.pem if readable]
+    #[arg(long, global = true, env = "LGTM_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Output format: tables for people, the API's JSON for programs.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -68,6 +76,9 @@ pub enum Command {
     /// Read and change cluster and backend settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Create or revoke join tokens, with which agents join and get their host's credential.
+    #[command(subcommand)]
+    JoinToken(JoinTokenCommand),
     /// Wait until a host's agent applied its desired state and its units are active.
     #[command(after_help = WAIT_EXIT)]
     Wait(Wait),
@@ -76,6 +87,22 @@ pub enum Command {
         /// The shell.
         #[arg(value_enum)]
         shell: Shell,
+    },
+}
+
+/// `join-token`.
+#[derive(Debug, Subcommand)]
+pub enum JoinTokenCommand {
+    /// Create a join token; it is printed once, with its id and expiry.
+    Create {
+        /// How long it stays valid (e.g. 30m, 1h, 24h; at most 7 days).
+        #[arg(long, value_parser = parse_duration, default_value = "1h", value_name = "DURATION")]
+        ttl: Duration,
+    },
+    /// Revoke a join token by its id; hosts that joined with it keep their credentials.
+    Revoke {
+        /// The id printed by `join-token create`.
+        id: String,
     },
 }
 

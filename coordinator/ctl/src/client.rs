@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use lgtm_model::wire::{
     ApiError, AssignRequest, AssignResponse, ClusterStatus, ErrorBody, HostRecord, HostRemoved,
-    RenderedHost, SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
+    JoinTokenCreated, JoinTokenRequest, JoinTokenRevoked, RenderedHost, SetSetting, SettingChanged,
+    SettingEntry, UnassignResponse, paths,
 };
 use lgtm_model::{Backend, HostName};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::error::CtlError;
 
 /// How long a connection attempt may take before the coordinator counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,7 +27,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
-        "cannot reach the coordinator at {url} ({cause}); start it, or point lgtmctl elsewhere with --coordinator URL or LGTM_COORDINATOR=URL"
+        "cannot reach the coordinator at {url} ({cause}); start it, or point lgtmctl elsewhere with --coordinator URL or LGTM_COORDINATOR=URL; for a certificate error, pin the coordinator's CA with --ca-file (its tls/ca.pem)"
     )]
     Unreachable { url: String, cause: String },
     #[error("{}", .error.message)]
@@ -52,19 +55,31 @@ pub struct Answer<T> {
 pub struct Client {
     base: Url,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Client {
-    /// A client for the coordinator at `base` (`http://127.0.0.1:7700`).
-    pub fn new(base: Url) -> Client {
-        let http = reqwest::Client::builder()
+    /// A client for the coordinator at `base` (`https://127.0.0.1:7700`) sending `token`,
+    /// trusting only the CA certificate `ca` (PEM) when given.
+    pub fn new(base: Url, token: Option<String>, ca: Option<&[u8]>) -> Result<Client, CtlError> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                CtlError::Usage(format!(
+                    "the CA file holds no PEM certificate ({e}); give the coordinator's tls/ca.pem"
+                ))
+            })?;
+            builder = builder
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(cert);
+        }
+        let http = builder
             .build()
-            // Only fails when the TLS backend cannot initialise: nothing a user can fix.
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Client { base, http }
+            .map_err(|e| CtlError::Usage(format!("cannot set up HTTPS: {e}")))?;
+        Ok(Client { base, http, token })
     }
 
     /// The coordinator's address, as given.
@@ -166,6 +181,27 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/join-tokens`.
+    pub async fn create_join_token(
+        &self,
+        ttl_seconds: u64,
+    ) -> Result<Answer<JoinTokenCreated>, ClientError> {
+        let body = JoinTokenRequest {
+            ttl_seconds: Some(ttl_seconds),
+        };
+        self.call(Method::POST, paths::JOIN_TOKENS, &[], Some(&body), &[])
+            .await
+    }
+
+    /// `DELETE /v1/join-tokens/{id}`.
+    pub async fn revoke_join_token(
+        &self,
+        id: &str,
+    ) -> Result<Answer<JoinTokenRevoked>, ClientError> {
+        self.call(Method::DELETE, paths::JOIN_TOKEN, &[id], NO_BODY, &[])
+            .await
+    }
+
     /// Fills `{param}` segments of `template` in order, percent-encoding each value.
     fn url(&self, template: &str, params: &[&str]) -> Url {
         let mut url = self.base.clone();
@@ -193,6 +229,9 @@ impl Client {
     ) -> Result<Answer<T>, ClientError> {
         let url = self.url(template, params);
         let mut request = self.http.request(method, url.clone()).query(query);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -270,7 +309,7 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> Client {
-        Client::new(base.parse().expect("test URL"))
+        Client::new(base.parse().expect("test URL"), None, None).expect("client")
     }
 
     #[test]

@@ -9,8 +9,8 @@ use lgtm_model::wire::AssignRequest;
 use lgtm_model::{HostName, Role, settings};
 
 use crate::cli::{
-    AssignRole, Cli, Command, ConfigCommand, ConfigSet, HostCommand, Output, UnassignRole, Wait,
-    WaitFlags,
+    AssignRole, Cli, Command, ConfigCommand, ConfigSet, HostCommand, JoinTokenCommand, Output,
+    UnassignRole, Wait, WaitFlags,
 };
 use crate::client::{Answer, Client, ClientError};
 use crate::error::CtlError;
@@ -19,7 +19,10 @@ use crate::wait::{self, Goal};
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CtlError> {
-    let client = Client::new(cli.coordinator.clone());
+    let token =
+        crate::credentials::resolve(std::env::var("LGTM_TOKEN").ok(), cli.credentials.as_deref())?;
+    let ca = crate::credentials::ca(cli.ca_file.as_deref())?;
+    let client = Client::new(cli.coordinator.clone(), token, ca.as_deref())?;
     let out = cli.output;
     match cli.command {
         Command::AssignRole(a) => assign(&client, out, a).await,
@@ -46,6 +49,23 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Config(ConfigCommand::Rendered { host, backend }) => {
             let a = client.rendered(&host, backend).await?;
             print(out, &a, output::rendered(&a.value));
+            Ok(())
+        }
+        Command::JoinToken(JoinTokenCommand::Create { ttl }) => {
+            let a = client.create_join_token(ttl.as_secs()).await?;
+            print(
+                out,
+                &a,
+                format!(
+                    "token: {}\nid: {}\nexpires_at: {}\n",
+                    a.value.token, a.value.id, a.value.expires_at
+                ),
+            );
+            Ok(())
+        }
+        Command::JoinToken(JoinTokenCommand::Revoke { id }) => {
+            let a = client.revoke_join_token(&id).await?;
+            print(out, &a, format!("revoked join token {}\n", a.value.id));
             Ok(())
         }
         Command::Wait(w) => wait_cmd(&client, w).await,

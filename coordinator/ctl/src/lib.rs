@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod credentials;
 pub mod error;
 pub mod output;
 pub mod secret;

@@ -387,6 +387,8 @@ fn wait_succeeds_once_the_agent_applied_and_units_are_active() {
 
     let mut cmd = lgtmctl(&["wait", "host3", "--timeout", "60s"]);
     cmd.env("LGTM_COORDINATOR", &c.url)
+        .env("LGTM_TOKEN", &c.token)
+        .env("LGTM_CA_FILE", &c.ca)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let waiting = cmd.spawn().expect("spawn lgtmctl wait");

@@ -78,7 +78,7 @@ impl IntoResponse for HttpError {
 }
 
 /// The message of an error followed by its causes, for answers that must explain a failure.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

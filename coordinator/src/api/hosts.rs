@@ -1,7 +1,8 @@
 //! Host handlers: register, list, show, remove, assign and unassign roles.
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
 use lgtm_model::HostName;
 use lgtm_model::wire::{
     AssignRequest, AssignResponse, HostRecord, HostRemoved, RegisterRequest, UnassignResponse,
@@ -10,11 +11,14 @@ use lgtm_model::wire::{
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{AppState, HttpError, host_param};
 use crate::cluster::{Op, Reply};
+use crate::credentials::{CredentialError, Principal};
 use crate::validate;
 
-/// `POST /v1/hosts`: an agent registers (idempotent).
+/// `POST /v1/hosts`: an agent registers (idempotent). With a join token, the host gets its
+/// credential in the answer, once; a host that has a live credential cannot join again.
 pub async fn register(
     State(s): State<AppState>,
+    Extension(principal): Extension<Principal>,
     q: QueryParams,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Json<HostRecord>, HttpError> {
@@ -22,13 +26,57 @@ pub async fn register(
     let address = validate::address(req.address)?;
     let data_root = validate::data_root(&req.data_root)?;
     validate::agent_version(&req.agent_version)?;
+    if let Principal::Host(own) = &principal
+        && *own != req.host
+    {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the credential of host {own} may not register host {}; each host registers under its own name",
+                req.host
+            ),
+        )
+        .with_field("host"));
+    }
+    let issued = match principal {
+        Principal::Join(_) => match s.credentials.issue_host(&req.host) {
+            Ok(issued) => Some(issued),
+            Err(e @ CredentialError::HostHasCredential(_)) => {
+                return Err(HttpError::new(
+                    StatusCode::CONFLICT,
+                    "host_has_credential",
+                    e.to_string(),
+                )
+                .with_field("host"));
+            }
+            Err(e) => return Err(super::join_tokens::internal(e)),
+        },
+        _ => None,
+    };
     let op = Op::Register {
-        host: req.host,
+        host: req.host.clone(),
         address,
         data_root,
     };
-    match s.cluster.apply(op).await?.reply {
-        Reply::Registered(record) => Ok(Json(record)),
+    let applied = match s.cluster.apply(op).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            if let Some((id, _)) = &issued {
+                // Nothing registered: the credential must not outlive the failure.
+                let _ = s.credentials.revoke_id(id);
+            }
+            return Err(e.into());
+        }
+    };
+    match applied.reply {
+        Reply::Registered(mut record) => {
+            if let Some((id, token)) = issued {
+                tracing::info!(host = %req.host, %id, "host joined with a join token");
+                record.credential = Some(token);
+            }
+            Ok(Json(record))
+        }
         other => Err(unexpected(&other)),
     }
 }
@@ -76,6 +124,9 @@ pub async fn remove(
         })
         .await?;
     s.reports.forget(&host);
+    s.credentials
+        .revoke_host(&host)
+        .map_err(super::join_tokens::internal)?;
     match applied.reply {
         Reply::Removed { warnings } => Ok(Json(HostRemoved {
             host,

@@ -13,13 +13,16 @@ use lgtm_model::wire::paths;
 use tokio::sync::watch;
 
 use crate::cluster::Cluster;
+use crate::credentials::Credentials;
 use crate::metrics::Metrics;
 use crate::reports::Reports;
 
 mod agent;
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod hosts;
+mod join_tokens;
 mod observe;
 mod rendered;
 mod settings;
@@ -39,6 +42,8 @@ pub struct AppState {
     pub host_ttl: Duration,
     /// Turns true when the coordinator shuts down; long-polls answer at once then.
     pub shutdown: watch::Receiver<bool>,
+    /// Credentials, checked on every request.
+    pub credentials: Arc<Credentials>,
 }
 
 /// The API.
@@ -57,9 +62,15 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HOST_RENDERED, get(rendered::rendered))
         .route(paths::SETTINGS, get(settings::list))
         .route(paths::SETTING, put(settings::set))
+        .route(paths::JOIN_TOKENS, post(join_tokens::create))
+        .route(paths::JOIN_TOKEN, delete(join_tokens::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }

@@ -53,6 +53,8 @@ pub enum StartError {
     },
     #[error("failed to start the store thread")]
     Thread(#[source] std::io::Error),
+    #[error("failed to open the credentials")]
+    Credentials(#[from] crate::credentials::CredentialError),
 }
 
 struct Job {

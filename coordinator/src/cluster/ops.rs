@@ -430,6 +430,7 @@ pub fn record(name: &HostName, host: &HostIntent) -> HostRecord {
         address: host.address,
         data_root: host.data_root.clone(),
         roles: host.roles.clone(),
+        credential: None,
     }
 }
 

@@ -49,6 +49,7 @@ impl View {
             address: h.address,
             data_root: h.data_root.clone(),
             roles: h.roles.clone(),
+            credential: None,
         })
     }
 

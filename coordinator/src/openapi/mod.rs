@@ -182,7 +182,28 @@ pub const OPERATIONS: &[Operation] = &[
         ok: (200, Some("SettingChanged")),
         errors: &[400, 413, 415],
     },
+    Operation {
+        method: "post",
+        path: paths::JOIN_TOKENS,
+        summary: "Create a join token (admin); the token is shown only in this answer",
+        query: &[],
+        body: Some("JoinTokenRequest"),
+        ok: (201, Some("JoinTokenCreated")),
+        errors: &[400, 413, 415],
+    },
+    Operation {
+        method: "delete",
+        path: paths::JOIN_TOKEN,
+        summary: "Revoke a join token (admin)",
+        query: &[],
+        body: None,
+        ok: (200, Some("JoinTokenRevoked")),
+        errors: &[400],
+    },
 ];
+
+/// Paths anyone may call, without a credential.
+const OPEN: &[&str] = &[paths::HEALTHZ, paths::OPENAPI];
 
 fn schema_of(name: &str) -> Value {
     match name {
@@ -229,7 +250,18 @@ fn operation(op: &Operation) -> Value {
     let body_codes: &[u16] = if op.body.is_some() { &[408] } else { &[] };
     let change_codes: &[u16] = if op.method == "get" { &[] } else { &[507] };
     let always = [404, 405, 500];
-    let all = op.errors.iter().chain(body_codes).chain(change_codes);
+    // Every path but the open ones needs a credential (401) allowed to do this (403).
+    let auth_codes: &[u16] = if OPEN.contains(&op.path) {
+        &[]
+    } else {
+        &[401, 403]
+    };
+    let all = op
+        .errors
+        .iter()
+        .chain(body_codes)
+        .chain(change_codes)
+        .chain(auth_codes);
     for code in all.chain(&always) {
         responses.insert(
             code.to_string(),
@@ -242,6 +274,9 @@ fn operation(op: &Operation) -> Value {
         "parameters": params,
         "responses": responses,
     });
+    if OPEN.contains(&op.path) {
+        out["security"] = json!([]);
+    }
     if let Some(body) = op.body {
         out["requestBody"] =
             json!({ "required": true, "content": { "application/json": { "schema": r(body) } } });
@@ -264,7 +299,15 @@ pub fn document() -> Value {
             "description": "Cluster intent, desired state for agents, status. Request bodies reject unknown fields; every error is an ErrorBody.",
         },
         "paths": paths,
+        "security": [{ "bearer": [] }],
         "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "lgtm_admin_ (everything), lgtm_read_ (GET, except desired state), lgtm_host_ (its own host's desired state, report and registration) or lgtm_join_ (registration) token",
+                },
+            },
             "schemas": schemas::all(),
             "responses": {
                 "Error": {

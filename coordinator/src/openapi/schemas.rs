@@ -121,8 +121,39 @@ pub fn all() -> Map<String, Value> {
                     ("address", or_null(string("set once registered")), true),
                     ("data_root", or_null(string("set once registered")), true),
                     ("roles", arr(r("Role")), true),
+                    (
+                        "credential",
+                        string("the host's new credential, only when it joined with a join token"),
+                        false,
+                    ),
                 ],
             ),
+        ),
+        (
+            "JoinTokenRequest",
+            obj(
+                "create a join token",
+                &[(
+                    "ttl_seconds",
+                    int("seconds until it expires (default 3600, at most 604800)"),
+                    false,
+                )],
+            ),
+        ),
+        (
+            "JoinTokenCreated",
+            obj(
+                "a new join token, shown once",
+                &[
+                    ("id", string("its id, to revoke it"), true),
+                    ("token", string("the token, lgtm_join_..."), true),
+                    ("expires_at", int("expiry, Unix seconds"), true),
+                ],
+            ),
+        ),
+        (
+            "JoinTokenRevoked",
+            obj("a join token revoked", &[("id", string("its id"), true)]),
         ),
         (
             "AssignRequest",

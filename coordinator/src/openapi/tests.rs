@@ -178,7 +178,26 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
                 address: full.then(|| "198.18.0.2".parse().unwrap()),
                 data_root: opt("/d"),
                 roles: vec![ing],
+                credential: opt("lgtm_host_x"),
             }),
+        ),
+        (
+            "JoinTokenRequest",
+            json(&JoinTokenRequest {
+                ttl_seconds: full.then_some(60),
+            }),
+        ),
+        (
+            "JoinTokenCreated",
+            json(&JoinTokenCreated {
+                id: "ab".into(),
+                token: "lgtm_join_x".into(),
+                expires_at: 9,
+            }),
+        ),
+        (
+            "JoinTokenRevoked",
+            json(&JoinTokenRevoked { id: "ab".into() }),
         ),
         (
             "AssignRequest",
@@ -436,6 +455,8 @@ fn every_reference_resolves_and_paths_are_the_wire_paths() {
         paths::SETTINGS,
         paths::SETTING,
         paths::STATUS,
+        paths::JOIN_TOKENS,
+        paths::JOIN_TOKEN,
     ]
     .into();
     assert_eq!(documented, wire);

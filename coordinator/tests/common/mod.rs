@@ -62,8 +62,24 @@ impl Api {
         Api { app, dir }
     }
 
-    /// Sends a request as built.
-    pub async fn send(&self, req: Request<Body>) -> Answer {
+    /// The operator token of `kind` (`admin` or `read`) the coordinator wrote at first start.
+    pub fn token(&self, kind: &str) -> String {
+        let path = self.dir.path().join(format!("credentials/{kind}.token"));
+        std::fs::read_to_string(path).unwrap().trim().to_owned()
+    }
+
+    /// Sends a request as built, with the admin token unless it carries a credential.
+    pub async fn send(&self, mut req: Request<Body>) -> Answer {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            let value = format!("Bearer {}", self.token("admin"));
+            req.headers_mut()
+                .insert(header::AUTHORIZATION, value.parse().unwrap());
+        }
+        self.send_bare(req).await
+    }
+
+    /// Sends a request exactly as built (no credential added).
+    pub async fn send_bare(&self, req: Request<Body>) -> Answer {
         let res = self.app.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let bytes = to_bytes(res.into_body(), usize::MAX).await.unwrap();

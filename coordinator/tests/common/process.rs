@@ -46,6 +46,7 @@ impl Coordinator {
                 .spawn()
                 .unwrap();
             let mut c = Coordinator { child, addr };
+            remember_token(addr, state_dir);
             for _ in 0..600 {
                 if let Ok((200, _)) = http(addr, "GET", "/healthz", None) {
                     return c;
@@ -68,19 +69,96 @@ impl Coordinator {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection: (status, body).
+/// State directories of the coordinators started, by address: [`http`] sends their admin
+/// token and pins their CA.
+static STATES: std::sync::Mutex<Vec<(SocketAddr, std::path::PathBuf)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn remember_token(addr: SocketAddr, state_dir: &Path) {
+    let mut states = STATES.lock().unwrap();
+    states.retain(|(a, _)| *a != addr);
+    states.push((addr, state_dir.to_owned()));
+}
+
+fn state_of(addr: SocketAddr) -> Option<std::path::PathBuf> {
+    let states = STATES.lock().unwrap();
+    Some(states.iter().find(|(a, _)| *a == addr)?.1.clone())
+}
+
+/// The admin token of the coordinator at `addr`, once it wrote it.
+pub fn admin_token(addr: SocketAddr) -> Option<String> {
+    let path = state_of(addr)?.join("credentials/admin.token");
+    Some(std::fs::read_to_string(path).ok()?.trim().to_owned())
+}
+
+/// The CA certificate (PEM) of the coordinator at `addr`.
+pub fn ca_pem(addr: SocketAddr) -> Option<Vec<u8>> {
+    std::fs::read(state_of(addr)?.join("tls/ca.pem")).ok()
+}
+
+/// A TLS client trusting only the CA in `ca_pem` (none: trusting nothing).
+pub fn tls_config(ca_pem: Option<&[u8]>) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
+/// A TLS connection to `addr` (by its IP address) trusting only `config`'s roots.
+pub fn tls_connect(
+    addr: SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+    let mut stream = rustls::StreamOwned::new(conn, s);
+    // Finish the handshake now, so a refused certificate fails here.
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(stream)
+}
+
+/// One HTTP/1.1 request over a fresh connection with the coordinator's admin token:
+/// (status, body).
 pub fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let auth = admin_token(addr)
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    http_with(addr, method, path, &auth, body)
+}
+
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF): (status, body).
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut s = tls_connect(addr, tls_config(ca_pem(addr).as_deref()))?;
     let body = body.unwrap_or("");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut answer = String::new();

@@ -35,9 +35,14 @@ impl Coordinator {
         }
     }
 
-    /// `http://198.18.X.1:PORT`.
+    /// `https://198.18.X.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.listen)
+        format!("https://{}", self.listen)
+    }
+
+    /// Its CA certificate (written at its first start).
+    pub fn ca_file(&self) -> PathBuf {
+        self.state_dir.join("tls/ca.pem")
     }
 
     /// The address it listens on.
@@ -73,9 +78,15 @@ impl Coordinator {
         }
     }
 
+    /// The admin token file it writes at its first start.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.state_dir.join("credentials/admin.token")
+    }
+
     /// Starts it (no-op when running) and waits until `/healthz` answers 200.
     pub fn start(&self) -> Result<(), LabError> {
         let bin = binaries::find("lgtm-coordinator")?;
+        http::coordinator_at(self.listen, self.state_dir.clone());
         {
             let mut guard = self.child();
             if let Some(c) = guard.as_mut()

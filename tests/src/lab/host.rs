@@ -25,7 +25,48 @@ pub(crate) struct LabContext {
     pub coordinator_url: String,
     /// Where backend binaries live inside hosts.
     pub bin_dir: PathBuf,
+    /// The coordinator's admin token file (written at its first start).
+    pub admin_token_file: PathBuf,
+    /// The coordinator's CA certificate (written at its first start).
+    pub ca_file: PathBuf,
 }
+
+impl LabContext {
+    /// `lgtmctl --coordinator URL --credentials ADMIN_TOKEN_FILE ARGS`.
+    pub fn lgtmctl_argv<S: AsRef<str>>(&self, args: &[S]) -> Result<Vec<String>, LabError> {
+        let bin = binaries::find("lgtmctl")?;
+        let mut argv = vec![
+            bin.to_string_lossy().into_owned(),
+            "--coordinator".to_owned(),
+            self.coordinator_url.clone(),
+            "--credentials".to_owned(),
+            self.admin_token_file.to_string_lossy().into_owned(),
+            "--ca-file".to_owned(),
+            self.ca_file.to_string_lossy().into_owned(),
+        ];
+        argv.extend(args.iter().map(|a| a.as_ref().to_owned()));
+        Ok(argv)
+    }
+
+    /// A new join token, from `lgtmctl join-token create`.
+    fn join_token(&self) -> Result<String, LabError> {
+        let argv = self.lgtmctl_argv(&["join-token", "create", "--ttl", "1h", "-o", "json"])?;
+        let out = process::output(&argv)?;
+        if !out.status.success() {
+            return Err(LabError::command(&argv, &out));
+        }
+        let created: lgtm_model::wire::JoinTokenCreated = serde_json::from_slice(&out.stdout)
+            .map_err(|e| {
+                LabError::Unavailable(format!("lgtmctl join-token create printed no token: {e}"))
+            })?;
+        Ok(created.token)
+    }
+}
+
+/// Where the lab puts a host's join token.
+const JOIN_TOKEN_FILE: &str = "/etc/lgtm-agent/join.token";
+/// Where the lab puts the coordinator's CA certificate in a host.
+const CA_FILE: &str = "/etc/lgtm-agent/ca.pem";
 
 /// How to boot one host.
 pub(crate) struct BootSpec<'a> {
@@ -277,6 +318,13 @@ impl Host {
     /// KillMode=process) running the workspace's `lgtm-agent`.
     pub fn start_agent(&self) -> Result<(), LabError> {
         let agent = binaries::find("lgtm-agent")?;
+        let token = self.ctx.join_token()?;
+        self.write_file(JOIN_TOKEN_FILE, token.as_bytes(), 0o600)?;
+        let ca = fs::read(&self.ctx.ca_file).map_err(LabError::io(format!(
+            "read the coordinator's CA {}",
+            self.ctx.ca_file.display()
+        )))?;
+        self.write_file(CA_FILE, &ca, 0o644)?;
         let unit = agent_unit(
             &agent,
             &self.ctx.coordinator_url,
@@ -387,6 +435,10 @@ fn agent_unit(
         unit_arg("host name", host)?,
         "--bin-dir".into(),
         unit_arg("backend bin dir", &bin_dir.to_string_lossy())?,
+        "--join-token-file".into(),
+        JOIN_TOKEN_FILE.into(),
+        "--ca-file".into(),
+        CA_FILE.into(),
     ]
     .join(" ");
     Ok(format!(
@@ -432,7 +484,8 @@ mod tests {
         assert!(
             unit.contains(
                 "ExecStart=\"/w/target/debug/lgtm-agent\" --coordinator \"http://198.18.0.1:7400\" \
-             --host-name \"host1\" --bin-dir \"/usr/local/lib/lgtm-lab/bin\"\n"
+             --host-name \"host1\" --bin-dir \"/usr/local/lib/lgtm-lab/bin\" \
+             --join-token-file /etc/lgtm-agent/join.token --ca-file /etc/lgtm-agent/ca.pem\n"
             ),
             "{unit}"
         );

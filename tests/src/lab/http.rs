@@ -1,8 +1,14 @@
 //! A minimal blocking HTTP/1.1 client for probing lab hosts (`/ready`, the stand-in's
 //! `/standin/*`) from synchronous tests, without pulling a runtime into every test.
+//!
+//! Coordinators the lab starts are registered with [`coordinator_at`]: requests to them go
+//! over TLS pinning their CA and carry their admin token unless the caller gives an
+//! `Authorization` header itself.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::LabError;
@@ -36,6 +42,51 @@ impl Response {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Coordinators' state directories, by address.
+static COORDINATORS: std::sync::Mutex<Vec<(SocketAddr, PathBuf)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// From now on, requests to `addr` go over TLS pinning the CA in `state_dir` and carry its
+/// admin token (both read at each request, as the coordinator writes them at its first start).
+pub fn coordinator_at(addr: SocketAddr, state_dir: PathBuf) {
+    let mut all = COORDINATORS.lock().unwrap_or_else(|p| p.into_inner());
+    all.retain(|(a, _)| *a != addr);
+    all.push((addr, state_dir));
+}
+
+fn state_dir(addr: SocketAddr) -> Option<PathBuf> {
+    let all = COORDINATORS.lock().unwrap_or_else(|p| p.into_inner());
+    Some(all.iter().find(|(a, _)| *a == addr)?.1.clone())
+}
+
+/// The admin token of the coordinator at `addr`, when registered and written.
+pub fn admin_token(addr: SocketAddr) -> Option<String> {
+    let token = std::fs::read_to_string(state_dir(addr)?.join("credentials/admin.token")).ok()?;
+    Some(token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// A TLS client trusting only the CA certificate in `ca_file`.
+fn tls_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| format!("read {}: {e}", ca_file.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("parse {}: {e}", ca_file.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("use {}: {e}", ca_file.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// `GET http://addr/path`.
@@ -77,14 +128,32 @@ pub fn request(
         }
         head.push_str(&format!("{n}: {v}\r\n"));
     }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        && let Some(token) = admin_token(addr)
+    {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
     head.push_str("\r\n");
-    let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+    let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| bad(format!("connect: {e}")))?;
-    let _ = stream.set_read_timeout(Some(TIMEOUT));
-    let _ = stream.set_write_timeout(Some(TIMEOUT));
+    let _ = tcp.set_read_timeout(Some(TIMEOUT));
+    let _ = tcp.set_write_timeout(Some(TIMEOUT));
+    let mut stream: Box<dyn ReadWrite> = match state_dir(addr) {
+        None => Box::new(tcp),
+        Some(dir) => {
+            let config = tls_config(&dir.join("tls/ca.pem")).map_err(&bad)?;
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            let conn = rustls::ClientConnection::new(config, name)
+                .map_err(|e| bad(format!("TLS: {e}")))?;
+            Box::new(rustls::StreamOwned::new(conn, tcp))
+        }
+    };
     stream
         .write_all(head.as_bytes())
         .and_then(|()| stream.write_all(body))
+        .and_then(|()| stream.flush())
         .map_err(|e| bad(format!("send: {e}")))?;
     let mut raw = Vec::new();
     stream
@@ -92,6 +161,10 @@ pub fn request(
         .map_err(|e| bad(format!("read: {e}")))?;
     parse(&raw).map_err(bad)
 }
+
+/// A plain or TLS connection.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// Parses a whole HTTP/1.1 response read until the connection closed.
 fn parse(raw: &[u8]) -> Result<Response, String> {

@@ -155,10 +155,12 @@ impl Lab {
         let slot = net::claim()?;
         let ctx = Arc::new(LabContext {
             coordinator_url: format!(
-                "http://{}",
+                "https://{}",
                 SocketAddr::from((slot.gateway(), COORDINATOR_PORT))
             ),
             bin_dir: real.clone().unwrap_or_else(|| PathBuf::from(HOST_BIN_DIR)),
+            admin_token_file: dir.path().join("coordinator/state/credentials/admin.token"),
+            ca_file: dir.path().join("coordinator/state/tls/ca.pem"),
         });
         let mut lab = Lab {
             slot,
@@ -297,13 +299,7 @@ impl Lab {
 
     /// Runs `lgtmctl --coordinator URL ARGS` in the root namespace; output whatever its status.
     pub fn lgtmctl<S: AsRef<str>>(&self, args: &[S]) -> Result<Output, LabError> {
-        let bin = binaries::find("lgtmctl")?;
-        let mut argv = vec![
-            bin.to_string_lossy().into_owned(),
-            "--coordinator".to_owned(),
-            self.ctx.coordinator_url.clone(),
-        ];
-        argv.extend(args.iter().map(|a| a.as_ref().to_owned()));
+        let argv = self.ctx.lgtmctl_argv(args)?;
         process::output(&argv)
     }
 

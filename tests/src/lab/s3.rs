@@ -203,16 +203,9 @@ impl Lab {
 
     /// `lgtmctl config set KEY --from-stdin` with `value` on stdin.
     pub fn set_secret(&self, key: &str, value: &str) -> Result<(), LabError> {
-        let bin = binaries::find("lgtmctl")?;
-        let argv = [
-            bin.to_string_lossy().into_owned(),
-            "--coordinator".to_owned(),
-            self.ctx.coordinator_url.clone(),
-            "config".to_owned(),
-            "set".to_owned(),
-            key.to_owned(),
-            "--from-stdin".to_owned(),
-        ];
+        let argv = self
+            .ctx
+            .lgtmctl_argv(&["config", "set", key, "--from-stdin"])?;
         let mut child = command(&argv)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

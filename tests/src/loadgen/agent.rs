@@ -82,6 +82,8 @@ pub struct Agent {
     pub base: String,
     /// Its HTTP client (shared by a group of agents).
     pub http: reqwest::Client,
+    /// The host's credential, from joining.
+    pub token: String,
     /// Unit the host's role runs, reported as active.
     pub unit: String,
     /// Delay before the first request (spreads the start).
@@ -109,6 +111,7 @@ impl Agent {
             let answer = self
                 .http
                 .get(&url)
+                .bearer_auth(&self.token)
                 .query(&[
                     ("index", index.to_string().as_str()),
                     ("wait", LONG_POLL_WAIT),
@@ -187,6 +190,7 @@ impl Agent {
             let sent = self
                 .http
                 .post(&url)
+                .bearer_auth(&self.token)
                 .json(&report)
                 .timeout(REQUEST_TIMEOUT)
                 .send()

@@ -143,11 +143,34 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
 
     // Setup requests queue behind each other in the coordinator's single writer: only the
     // overall setup limit bounds them.
+    // The admin token: the spawned coordinator's, or LGTM_TOKEN for one already running.
+    let admin = match &spawned {
+        Some(s) => s.admin_token()?,
+        None => std::env::var("LGTM_TOKEN")
+            .context("set LGTM_TOKEN to the coordinator's admin token")?,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", admin.trim()).parse()?,
+    );
+    // The CA: the spawned coordinator's, or LGTM_CA_FILE for one already running.
+    let ca = match &spawned {
+        Some(s) => s.ca()?,
+        None => {
+            let file = std::env::var("LGTM_CA_FILE")
+                .context("set LGTM_CA_FILE to the coordinator's tls/ca.pem")?;
+            reqwest::Certificate::from_pem(&std::fs::read(&file)?)?
+        }
+    };
     let http = reqwest::Client::builder()
         .timeout(o.setup_timeout.max(Duration::from_secs(60)))
+        .default_headers(headers)
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca.clone())
         .build()?;
     let started = Instant::now();
-    setup::hosts(
+    let tokens = setup::hosts(
         &http,
         &base,
         o.agents,
@@ -169,7 +192,10 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
     let bind_sources = spawned.is_some();
     let mut clients = Vec::new();
     for group in 0..o.agents.div_ceil(AGENTS_PER_CLIENT) {
-        let mut b = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(120));
+        let mut b = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(120))
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca.clone());
         if bind_sources {
             let octet = u8::try_from(group % 250 + 2).unwrap_or(2);
             b = b.local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, octet)));
@@ -181,6 +207,7 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
             host: sim_host(i),
             base: base.clone(),
             http: clients[(i - 1) / AGENTS_PER_CLIENT].clone(),
+            token: tokens[i - 1].clone(),
             unit: unit.clone(),
             start_after: o.report_every.mul_f64(i as f64 / o.agents as f64),
             report_every: o.report_every,

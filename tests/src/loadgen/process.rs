@@ -18,6 +18,14 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// The admin token the coordinator wrote into its state directory.
+    pub fn admin_token(&self) -> anyhow::Result<String> {
+        let file = self._state.path().join("credentials/admin.token");
+        let token = std::fs::read_to_string(&file)
+            .with_context(|| format!("failed to read {}", file.display()))?;
+        Ok(token.trim().to_owned())
+    }
+
     /// Starts `bin` and waits until `/healthz` answers.
     pub async fn start(bin: &Path) -> anyhow::Result<Spawned> {
         let state = tempfile::tempdir().context("failed to create a state directory")?;
@@ -25,7 +33,7 @@ impl Spawned {
             .and_then(|l| l.local_addr())
             .context("failed to find a free loopback port")?
             .port();
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("https://127.0.0.1:{port}");
         let child = Command::new(bin)
             .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
             .arg(state.path())
@@ -48,8 +56,28 @@ impl Spawned {
         self.child.id()
     }
 
+    /// Its CA certificate, once written.
+    pub fn ca(&self) -> anyhow::Result<reqwest::Certificate> {
+        let file = self._state.path().join("tls/ca.pem");
+        let pem =
+            std::fs::read(&file).with_context(|| format!("failed to read {}", file.display()))?;
+        Ok(reqwest::Certificate::from_pem(&pem)?)
+    }
+
     async fn wait_healthy(&mut self) -> anyhow::Result<()> {
-        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match self.ca() {
+                Ok(ca) => {
+                    break reqwest::Client::builder()
+                        .tls_built_in_root_certs(false)
+                        .add_root_certificate(ca)
+                        .build()?;
+                }
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         let health = format!("{}/healthz", self.url);
         loop {

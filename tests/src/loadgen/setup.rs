@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use lgtm_model::Role;
-use lgtm_model::wire::{AssignRequest, RegisterRequest, SetSetting};
+use lgtm_model::wire::{
+    AssignRequest, HostRecord, JoinTokenCreated, JoinTokenRequest, RegisterRequest, SetSetting,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -16,7 +18,8 @@ use super::{sim_address, sim_host};
 /// How often progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-/// Registers hosts 1..=n, then assigns each `role`, `concurrency` requests at a time.
+/// Registers hosts 1..=n with a join token, as their agents would, then assigns each `role`,
+/// `concurrency` requests at a time; the hosts' credentials, in order.
 pub async fn hosts(
     http: &reqwest::Client,
     base: &str,
@@ -24,7 +27,7 @@ pub async fn hosts(
     role: Role,
     concurrency: usize,
     limit: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let registered = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     // Latency of the latest assignment: each change costs the coordinator more as hosts grow.
@@ -76,13 +79,23 @@ async fn run(
     role: Role,
     concurrency: usize,
     c: &Counters,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     object_storage(http, base, role).await?;
+    let created = send(
+        http.post(format!("{base}/v1/join-tokens"))
+            .json(&JoinTokenRequest {
+                ttl_seconds: Some(24 * 3600),
+            }),
+    )
+    .await?;
+    let join = serde_json::from_str::<JoinTokenCreated>(&created)?.token;
+    let tokens = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
     // Register every host first: a host without roles renders to nothing, so registrations
     // stay cheap; each assignment then re-renders only hosts that run something.
     each_host(n, concurrency, |i| {
         let (http, base) = (http.clone(), base.to_owned());
         let registered = c.registered.clone();
+        let (join, tokens) = (join.clone(), tokens.clone());
         async move {
             let register = RegisterRequest {
                 host: sim_host(i).parse()?,
@@ -90,7 +103,17 @@ async fn run(
                 data_root: "/var/lib/lgtm".into(),
                 agent_version: "loadgen".into(),
             };
-            send(http.post(format!("{base}/v1/hosts")).json(&register)).await?;
+            let answer = send(
+                http.post(format!("{base}/v1/hosts"))
+                    .bearer_auth(&join)
+                    .json(&register),
+            )
+            .await?;
+            let record: HostRecord = serde_json::from_str(&answer)?;
+            let Some(token) = record.credential else {
+                bail!("joining {} gave no credential", sim_host(i));
+            };
+            tokens.lock().unwrap_or_else(|p| p.into_inner())[i - 1] = token;
             registered.fetch_add(1, Ordering::Relaxed);
             anyhow::Ok(())
         }
@@ -113,7 +136,9 @@ async fn run(
             anyhow::Ok(())
         }
     })
-    .await
+    .await?;
+    let tokens = std::mem::take(&mut *tokens.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(tokens)
 }
 
 /// Puts the role's backend on S3 settings, as a backend on many hosts needs (filesystem

@@ -96,6 +96,7 @@ impl SmallDisk {
         .spawn()
         .unwrap();
         let c = Killed(child);
+        http::coordinator_at(addr, self.inside(&state));
         wait_for(
             "the coordinator on the small disk",
             Duration::from_secs(30),

@@ -162,6 +162,7 @@ fn host_detail() {
         address: h.address,
         data_root: Some("/var/lib/lgtm".into()),
         roles: h.roles.clone(),
+        credential: None,
     };
     let got = status::host(&record, Some(h));
     let want = "\
@@ -187,6 +188,7 @@ facts (reported): 4 CPUs, load 0.50, memory 6144 of 8192 MiB available
         address: None,
         data_root: None,
         roles: vec![],
+        credential: None,
     };
     assert_eq!(
         status::host(&bare, None),
@@ -251,12 +253,14 @@ fn host_list() {
             address: Some("198.18.0.1".parse().expect("ip")),
             data_root: Some("/var/lib/lgtm".into()),
             roles: vec![role("mimir:all")],
+            credential: None,
         },
         HostRecord {
             name: name("host3"),
             address: None,
             data_root: None,
             roles: vec![],
+            credential: None,
         },
     ];
     assert_eq!(

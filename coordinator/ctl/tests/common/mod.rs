@@ -18,6 +18,10 @@ pub struct Coordinator {
     child: Child,
     /// Its base URL.
     pub url: String,
+    /// Its admin token.
+    pub token: String,
+    /// Its CA certificate file.
+    pub ca: PathBuf,
     _state: tempfile::TempDir,
 }
 
@@ -57,7 +61,9 @@ impl Coordinator {
             .expect("spawn lgtm-coordinator");
         let mut c = Coordinator {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("https://127.0.0.1:{port}"),
+            token: String::new(),
+            ca: state.path().join("tls/ca.pem"),
             _state: state,
         };
         let deadline = Instant::now() + STARTUP;
@@ -67,7 +73,12 @@ impl Coordinator {
                     "lgtm-coordinator exited before answering: {status}; run cargo build -p lgtm-coordinator first"
                 );
             }
-            if http(&c.url, "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200) {
+            if c.ca.is_file()
+                && http(&c.url, &c.ca, "", "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200)
+            {
+                let file = c._state.path().join("credentials/admin.token");
+                let token = std::fs::read_to_string(file).expect("the admin token file");
+                c.token = token.trim().to_owned();
                 return c;
             }
             assert!(
@@ -87,7 +98,9 @@ impl Coordinator {
     /// Runs `lgtmctl ARGS` with `stdin` piped in.
     pub fn ctl_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
         let mut cmd = lgtmctl(args);
-        cmd.env("LGTM_COORDINATOR", &self.url);
+        cmd.env("LGTM_COORDINATOR", &self.url)
+            .env("LGTM_TOKEN", &self.token)
+            .env("LGTM_CA_FILE", &self.ca);
         run(cmd, stdin)
     }
 
@@ -114,7 +127,8 @@ impl Coordinator {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let (status, text) = http(&self.url, method, path, body).expect("coordinator answers");
+        let (status, text) = http(&self.url, &self.ca, &self.token, method, path, body)
+            .expect("coordinator answers");
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         (status, json)
     }
@@ -198,7 +212,11 @@ pub fn unit(name: &str, active: &str, error: Option<&str>) -> UnitStatus {
 /// `lgtmctl` with a clean environment for the coordinator address.
 pub fn lgtmctl(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lgtmctl"));
-    cmd.args(args).env_remove("LGTM_COORDINATOR");
+    cmd.args(args)
+        .env_remove("LGTM_COORDINATOR")
+        .env_remove("LGTM_TOKEN")
+        .env_remove("LGTM_CREDENTIALS")
+        .env_remove("LGTM_CA_FILE");
     cmd
 }
 
@@ -246,9 +264,11 @@ pub fn finish(child: Child) -> Run {
     }
 }
 
-/// One HTTP request over a throwaway runtime: (status, body).
+/// One HTTP request over a throwaway runtime, with `token` unless empty: (status, body).
 fn http(
     base: &str,
+    ca: &std::path::Path,
+    token: &str,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
@@ -258,11 +278,17 @@ fn http(
         .build()
         .expect("runtime");
     rt.block_on(async {
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).expect("the CA file"))?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
             .build()?;
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = client.request(method, format!("{base}{path}"));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }

@@ -167,7 +167,7 @@ fn run(args: &Args, t: &mut Tally) -> Result<()> {
     t.check(
         "rollout: agent.toml names the coordinator and host",
         ensure(
-            agent_toml.contains(&format!("coordinator = \"http://{}:7700\"", coord.ip()))
+            agent_toml.contains(&format!("coordinator = \"https://{}:7700\"", coord.ip()))
                 && agent_toml.contains("host_name = \"host2\"")
                 && agent_toml.contains(&format!("bin_dir = \"{HOST_BIN_DIR}\"")),
             || agent_toml.clone(),
