@@ -55,6 +55,13 @@ enum Port {
     Fixed(u16),
 }
 
+/// Distributors answer a push within their own ingester timeouts (a few seconds). One that
+/// stays silent is on a host that went away without closing its connections: the push moves
+/// to the next distributor after this, instead of hanging for the general 300 s.
+const WRITE_TIMEOUT: &str = "            proxy_read_timeout 5s;\n";
+/// [`WRITE_TIMEOUT`] for gRPC receivers.
+const WRITE_TIMEOUT_GRPC: &str = "            grpc_read_timeout 5s;\n";
+
 /// A path location: nginx modifier, path, target, and the upstream path for exact matches.
 struct Route {
     modifier: &'static str,
@@ -315,6 +322,9 @@ fn server(c: &mut String, input: GatewayInput<'_>, backend: Backend, l: &Listene
             )
             .expect(INFALLIBLE);
         } else if l.grpc {
+            if route.target == "distributor" {
+                c.push_str(WRITE_TIMEOUT_GRPC);
+            }
             writeln!(
                 c,
                 "            grpc_pass grpc://{};",
@@ -322,6 +332,9 @@ fn server(c: &mut String, input: GatewayInput<'_>, backend: Backend, l: &Listene
             )
             .expect(INFALLIBLE);
         } else {
+            if route.target == "distributor" {
+                c.push_str(WRITE_TIMEOUT);
+            }
             writeln!(
                 c,
                 "            proxy_pass http://{}{};",

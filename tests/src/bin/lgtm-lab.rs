@@ -105,6 +105,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
     println!();
     println!("The lab is up. In another shell:");
     println!("  export LGTM_COORDINATOR={url}");
+    if let Some(c) = lab.coordinator() {
+        // HTTPS with the lab coordinator's own CA; its admin credential.
+        println!("  export LGTM_CA_FILE={}", c.ca_file().display());
+        println!(
+            "  export LGTM_CREDENTIALS={}",
+            c.admin_token_file().display()
+        );
+    }
     println!("  target/debug/lgtmctl status");
     for host in lab.hosts() {
         println!(
