@@ -315,16 +315,21 @@ fn server(c: &mut String, input: GatewayInput<'_>, backend: Backend, l: &Listene
             format!("{} ", route.modifier)
         };
         writeln!(c, "        location {modifier}{} {{", route.path).expect(INFALLIBLE);
-        if servers(input, backend, route.target, l.upstream_port).is_empty() {
+        let ready = !servers(input, backend, route.target, l.upstream_port).is_empty();
+        if ready && route.target == "distributor" {
+            c.push_str(if l.grpc {
+                WRITE_TIMEOUT_GRPC
+            } else {
+                WRITE_TIMEOUT
+            });
+        }
+        if !ready {
             writeln!(
                 c,
                 "            default_type application/json;\n            return 503 '{{\"error\":\"no ready host runs {role}; assign it to a host or wait until it is ready\",\"role\":\"{role}\"}}\\n';"
             )
             .expect(INFALLIBLE);
         } else if l.grpc {
-            if route.target == "distributor" {
-                c.push_str(WRITE_TIMEOUT_GRPC);
-            }
             writeln!(
                 c,
                 "            grpc_pass grpc://{};",
@@ -332,9 +337,6 @@ fn server(c: &mut String, input: GatewayInput<'_>, backend: Backend, l: &Listene
             )
             .expect(INFALLIBLE);
         } else {
-            if route.target == "distributor" {
-                c.push_str(WRITE_TIMEOUT);
-            }
             writeln!(
                 c,
                 "            proxy_pass http://{}{};",

@@ -102,31 +102,22 @@ impl Settings {
                 })
                 .ok()
         });
-        let mut path = |key: &str, value: Option<String>, default: &str| {
-            let value = value.unwrap_or_else(|| default.to_owned());
-            SafePath::parse(&value)
+        // Some(None): not set; None: invalid (the error is recorded).
+        let mut path = |key: &str, value: Option<String>| match value {
+            None => Some(None),
+            Some(v) => SafePath::parse(&v)
+                .map(Some)
                 .map_err(|e| errors.push(format!("{key}: {e}")))
-                .ok()
-        };
-        let bin_dir = path("bin_dir", raw.bin_dir, "/usr/bin");
-        let data_root = path("data_root", raw.data_root, "/var/lib/lgtm");
-        let state_dir = path("state_dir", raw.state_dir, "/var/lib/lgtm-agent");
-        let config_dir = path("config_dir", raw.config_dir, "/etc/lgtm");
-        let unit_dir = path("unit_dir", raw.unit_dir, "/etc/systemd/system");
-        let join_token_file = match raw.join_token_file {
-            None => Some(None),
-            Some(c) => SafePath::parse(&c)
-                .map(Some)
-                .map_err(|e| errors.push(format!("join_token_file: {e}")))
                 .ok(),
         };
-        let ca_file = match raw.ca_file {
-            None => Some(None),
-            Some(c) => SafePath::parse(&c)
-                .map(Some)
-                .map_err(|e| errors.push(format!("ca_file: {e}")))
-                .ok(),
-        };
+        let or = |value: Option<String>, default: &str| value.or_else(|| Some(default.to_owned()));
+        let bin_dir = path("bin_dir", or(raw.bin_dir, "/usr/bin")).flatten();
+        let data_root = path("data_root", or(raw.data_root, "/var/lib/lgtm")).flatten();
+        let state_dir = path("state_dir", or(raw.state_dir, "/var/lib/lgtm-agent")).flatten();
+        let config_dir = path("config_dir", or(raw.config_dir, "/etc/lgtm")).flatten();
+        let unit_dir = path("unit_dir", or(raw.unit_dir, "/etc/systemd/system")).flatten();
+        let join_token_file = path("join_token_file", raw.join_token_file);
+        let ca_file = path("ca_file", raw.ca_file);
         let heartbeat = match raw.heartbeat_seconds.unwrap_or(10) {
             s @ 1..=3600 => Some(Duration::from_secs(s)),
             s => {
