@@ -58,8 +58,8 @@ pub struct WantedProcess {
     pub unit_file: FileSpec,
     /// Marker written while files changed but the process has not restarted yet.
     pub restart_marker: SafePath,
-    /// A data directory the agent creates (outside `/var/lib`, where systemd does not).
-    pub create_data_dir: Option<SafePath>,
+    /// Data directories the agent creates (outside `/var/lib`, where systemd does not).
+    pub create_dirs: Vec<SafePath>,
     /// The system user it runs as.
     pub user: &'static str,
 }
@@ -176,10 +176,10 @@ impl Desired {
                     group: None,
                 },
                 restart_marker: layout.restart_marker(p.id),
-                create_data_dir: spec
-                    .state_directory
-                    .is_none()
-                    .then(|| spec.data_dir.clone()),
+                create_dirs: match spec.state_directories {
+                    Some(_) => Vec::new(),
+                    None => spec.writable_dirs(),
+                },
                 user: spec.user(),
             });
         }
@@ -290,12 +290,12 @@ mod tests {
             (mimir.config.mode, mimir.config.group),
             (0o640, Some("mimir"))
         );
-        assert_eq!(mimir.create_data_dir, None, "StateDirectory= creates it");
+        assert!(mimir.create_dirs.is_empty(), "StateDirectory= creates it");
         let users: Vec<_> = d.users.iter().map(|u| u.name).collect();
         assert_eq!(users, ["mimir", "tempo"]);
-        assert_eq!(d.unwanted.len(), 8, "7 processes and the gateway");
+        assert_eq!(d.unwanted.len(), 11, "10 processes and the gateway");
         assert!(d.unwanted.iter().all(|u| u.unit != "lgtm-mimir.service"));
-        assert_eq!(d.all_units().len(), 10);
+        assert_eq!(d.all_units().len(), 13);
         assert!(
             !format!("{d:?}").contains("http_listen_port"),
             "Debug hides content"
@@ -333,12 +333,11 @@ mod tests {
         srv.data_root = SafePath::parse("/srv/lgtm").unwrap();
         let s = state("h1", vec![process(&["loki:all"], "/srv/lgtm/loki")]);
         let d = Desired::new(&s, &me, &srv).unwrap();
-        assert_eq!(
-            d.processes[0]
-                .create_data_dir
-                .as_ref()
-                .map(SafePath::as_str),
-            Some("/srv/lgtm/loki")
-        );
+        let dirs: Vec<&str> = d.processes[0]
+            .create_dirs
+            .iter()
+            .map(SafePath::as_str)
+            .collect();
+        assert_eq!(dirs, ["/srv/lgtm/loki", "/srv/lgtm/loki-store"]);
     }
 }

@@ -123,11 +123,7 @@ pub async fn observe(
         }
     }
     let mut dirs = BTreeMap::new();
-    for dir in desired
-        .processes
-        .iter()
-        .filter_map(|p| p.create_data_dir.as_ref())
-    {
+    for dir in desired.processes.iter().flat_map(|p| &p.create_dirs) {
         if let Some(owner) = fs.dir_owner(dir)? {
             dirs.insert(dir.clone(), owner);
         }

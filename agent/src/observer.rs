@@ -95,7 +95,7 @@ struct Observer {
     /// Journal lines per unit, with the failure they belong to.
     journals: BTreeMap<String, ((String, String, u32), String)>,
     /// Last probe result per wanted unit.
-    ready: BTreeMap<String, bool>,
+    ready: BTreeMap<String, probe::Readiness>,
     /// Last snapshot of systemd's view.
     raw: Vec<RawUnit>,
 }
@@ -276,10 +276,14 @@ impl Observer {
     async fn statuses(&mut self, wanted: &BTreeMap<String, Ports>) -> Vec<UnitStatus> {
         let mut out = Vec::new();
         for raw in &self.raw {
+            let readiness = self.ready.get(&raw.name);
             let error = match failure(raw, wanted.contains_key(&raw.name)) {
                 None => {
                     self.journals.remove(&raw.name);
-                    None
+                    // Running but not ready: the backend's own reason.
+                    readiness
+                        .and_then(|r| r.as_ref().err())
+                        .map(|why| format!("{}: not ready: {why}", raw.name))
                 }
                 Some(what) => {
                     let key = failure_key(raw);
@@ -296,7 +300,7 @@ impl Observer {
                     Some(format!("{}: {what}{lines}", raw.name))
                 }
             };
-            out.push(unit_status(raw, self.ready.get(&raw.name).copied(), error));
+            out.push(unit_status(raw, readiness.map(Result::is_ok), error));
         }
         out
     }

@@ -176,13 +176,13 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Action> {
     }
 
     for p in &desired.processes {
-        if let Some(dir) = &p.create_data_dir
-            && observed.dirs.get(dir) != Some(&Some(p.user.to_owned()))
-        {
-            first.push(Action::CreateDir {
-                path: dir.clone(),
-                owner: p.user,
-            });
+        for dir in &p.create_dirs {
+            if observed.dirs.get(dir) != Some(&Some(p.user.to_owned())) {
+                first.push(Action::CreateDir {
+                    path: dir.clone(),
+                    owner: p.user,
+                });
+            }
         }
         let config_changed = content_differs(&p.config, observed);
         let unit_changed = content_differs(&p.unit_file, observed);

@@ -58,7 +58,7 @@ fn converged(d: &Desired) -> Observed {
         o.files.insert(p.config.path.clone(), file(&p.config));
         o.files.insert(p.unit_file.path.clone(), file(&p.unit_file));
         o.units.insert(p.unit.clone(), running());
-        if let Some(dir) = &p.create_data_dir {
+        for dir in &p.create_dirs {
             o.dirs.insert(dir.clone(), Some(p.user.to_owned()));
         }
     }
@@ -296,7 +296,10 @@ fn data_dirs_outside_var_lib() {
     o.dirs.clear();
     assert_eq!(
         texts(&plan(&d, &o)),
-        ["create directory /srv/lgtm/loki for loki"]
+        [
+            "create directory /srv/lgtm/loki for loki",
+            "create directory /srv/lgtm/loki-store for loki"
+        ]
     );
 }
 
@@ -317,10 +320,10 @@ fn random_host(rng: &mut StdRng, d: &Desired) -> State {
         if rng.random_bool(0.2) {
             files.push((p.restart_marker.clone(), None));
         }
-        if let Some(dir) = &p.create_data_dir
-            && rng.random_bool(0.5)
-        {
-            s.dirs.insert(dir.clone(), Some("root".into()));
+        for dir in &p.create_dirs {
+            if rng.random_bool(0.5) {
+                s.dirs.insert(dir.clone(), Some("root".into()));
+            }
         }
     }
     for u in &d.unwanted {

@@ -14,14 +14,43 @@ pub fn client() -> reqwest::Client {
         .expect("a plain client with default settings always builds")
 }
 
-/// Whether the process on `port` says it is ready.
-pub async fn ready(client: &reqwest::Client, port: u16) -> bool {
+/// What a process's `/ready` said: `Ok(())`, or its reason for not being ready in its own
+/// words (the first line of the body: `Ingester not ready: waiting for 15s after being ready`).
+pub type Readiness = Result<(), String>;
+
+/// Longest reason kept from a `/ready` body.
+const MAX_REASON: usize = 300;
+
+/// Whether the process on `port` says it is ready, and if not, why.
+pub async fn ready(client: &reqwest::Client, port: u16) -> Readiness {
     let url = format!("http://127.0.0.1:{port}/ready");
-    match client.get(&url).send().await {
-        Ok(resp) if resp.status().is_success() => {
-            resp.text().await.is_ok_and(|body| body.trim() == "ready")
-        }
-        _ => false,
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("/ready does not answer: {}", without_url(&e)))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.is_success() && body.trim() == "ready" {
+        return Ok(());
+    }
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("(empty body)");
+    let line: String = line.chars().take(MAX_REASON).collect();
+    Err(format!("/ready answers {}: {line}", status.as_u16()))
+}
+
+/// What went wrong, short (the port is in the unit's plan anyway).
+fn without_url(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "the request failed"
     }
 }
 
@@ -53,13 +82,19 @@ mod tests {
         )
         .await;
         let other = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
-        assert!(ready(&c, ok).await);
-        assert!(!ready(&c, starting).await);
-        assert!(!ready(&c, other).await);
+        assert_eq!(ready(&c, ok).await, Ok(()));
+        assert_eq!(
+            ready(&c, starting).await,
+            Err("/ready answers 503: Some services are not Running".into())
+        );
+        assert_eq!(ready(&c, other).await, Err("/ready answers 200: ok".into()));
         // Nothing listening.
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
-        assert!(!ready(&c, port).await);
+        assert_eq!(
+            ready(&c, port).await,
+            Err("/ready does not answer: cannot connect".into())
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! unit file even if a future caller forgets the first check.
 
 use lgtm_model::catalog::ProcessModel;
-use lgtm_model::process::ProcessId;
+use lgtm_model::process::{ProcessId, store_dir, upstream_targets};
 use lgtm_model::wire::DesiredProcess;
 use lgtm_model::{Backend, Role};
 
@@ -25,10 +25,13 @@ pub struct UnitSpec {
     pub binary: SafePath,
     /// Its config file.
     pub config_file: SafePath,
-    /// Its data directory (working directory, the only writable place).
+    /// Its data directory (working directory, writable).
     pub data_dir: SafePath,
-    /// `StateDirectory=` value when the data directory lies under `/var/lib`.
-    pub state_directory: Option<String>,
+    /// The backend's filesystem object store on this host, writable by each of its
+    /// processes (Loki, Tempo: several processes per host share it).
+    pub store_dir: Option<SafePath>,
+    /// `StateDirectory=` values when every writable directory lies under `/var/lib`.
+    pub state_directories: Option<Vec<String>>,
     /// Whether any role holds data: stopping gets time to leave rings and flush.
     pub stateful: bool,
 }
@@ -91,12 +94,7 @@ impl UnitSpec {
                 role: *role,
             });
         }
-        let mut targets: Vec<&'static str> = Vec::new();
-        for role in &process.roles {
-            if !targets.contains(&role.upstream_target()) {
-                targets.push(role.upstream_target());
-            }
-        }
+        let targets = upstream_targets(&process.roles);
         let one_per_role = id.backend.catalog_model() == ProcessModel::OnePerRole;
         if one_per_role && targets.len() != 1 {
             return Err(UnitError::TempoTargets {
@@ -104,16 +102,36 @@ impl UnitSpec {
                 count: targets.len(),
             });
         }
+        let store_dir = (id.backend != Backend::Mimir)
+            .then(|| SafePath::parse(&store_dir(layout.data_root.as_str(), id.backend)))
+            .transpose()
+            .map_err(|source| UnitError::DataDir {
+                process: name(),
+                source,
+            })?;
         let var_lib = SafePath::parse("/var/lib").expect("a constant safe path");
+        let state_directories = std::iter::once(&data_dir)
+            .chain(&store_dir)
+            .map(|d| d.strip_prefix(&var_lib).map(str::to_owned))
+            .collect();
         Ok(UnitSpec {
             id,
             targets,
             binary: layout.binary(id.backend),
             config_file: layout.config_file(id),
-            state_directory: data_dir.strip_prefix(&var_lib).map(str::to_owned),
+            state_directories,
             data_dir,
+            store_dir,
             stateful: process.roles.iter().any(|r| r.is_stateful()),
         })
+    }
+
+    /// The directories the process writes: its data directory, then the backend's store.
+    pub fn writable_dirs(&self) -> Vec<SafePath> {
+        std::iter::once(&self.data_dir)
+            .chain(&self.store_dir)
+            .cloned()
+            .collect()
     }
 
     /// The system user (and group) the process runs as, named as upstream packages do.
@@ -201,29 +219,41 @@ pub fn render(spec: &UnitSpec) -> Result<String, UnitError> {
     ));
     line(&format!("User={user}"));
     line(&format!("Group={user}"));
-    if spec.id.backend.catalog_model() == ProcessModel::OnePerRole {
-        line("# Tempo runs exactly one target per process: one unit per role on this host.");
-    } else {
-        line("# Every role of this backend on this host runs in this one process.");
+    match spec.id.backend.catalog_model() {
+        ProcessModel::OnePerRole => {
+            line("# Tempo runs exactly one target per process: one unit per role on this host.")
+        }
+        ProcessModel::Grouped => line(
+            "# Loki runs its write, read and backend targets apart: one unit per group on this host.",
+        ),
+        ProcessModel::Shared => {
+            line("# Every role of this backend on this host runs in this one process.")
+        }
     }
     line(&format!(
         "ExecStart={binary} -config.file={config} -target={targets}"
     ));
     line("# Relative paths in the config resolve to the data directory.");
     line(&format!("WorkingDirectory={data_dir}"));
-    match &spec.state_directory {
-        Some(rel) => {
+    match &spec.state_directories {
+        Some(rels) => {
             line(&format!(
-                "# systemd creates the data directory below /var/lib, owned by {user}."
+                "# systemd creates the data directories below /var/lib, owned by {user}."
             ));
-            line(&format!("StateDirectory={}", value(rel)?));
+            let rels: Result<Vec<String>, UnitError> = rels.iter().map(|r| value(r)).collect();
+            line(&format!("StateDirectory={}", rels?.join(" ")));
             line("StateDirectoryMode=0750");
         }
         None => {
             line(&format!(
-                "# The data directory lies outside /var/lib: lgtm-agent creates it, owned by {user}."
+                "# The data directories lie outside /var/lib: lgtm-agent creates them, owned by {user}."
             ));
-            line(&format!("ReadWritePaths={data_dir}"));
+            let dirs: Result<Vec<String>, UnitError> = spec
+                .writable_dirs()
+                .iter()
+                .map(|d| value(d.as_str()))
+                .collect();
+            line(&format!("ReadWritePaths={}", dirs?.join(" ")));
         }
     }
     line(
@@ -244,7 +274,7 @@ pub fn render(spec: &UnitSpec) -> Result<String, UnitError> {
     line("LimitNOFILE=1048576");
     line("# Configs hold secrets and data is private: nothing created here is world-readable.");
     line("UMask=0027");
-    line("# Sandbox: read the config, write only the data directory, no privileges at all.");
+    line("# Sandbox: read the config, write only the data directories, no privileges at all.");
     line("NoNewPrivileges=yes");
     line("ProtectSystem=strict");
     line("ProtectHome=yes");

@@ -42,8 +42,8 @@ fn golden_units() {
         ),
     );
     golden(
-        "lgtm-loki.service",
-        &rendered(&["loki:read"], "/var/lib/lgtm/loki", &l),
+        "lgtm-loki-read.service",
+        &rendered(&["loki:read"], "/var/lib/lgtm/loki-read", &l),
     );
     golden(
         "lgtm-tempo-ingester.service",
@@ -173,9 +173,9 @@ fn values_are_escaped_or_refused() {
     assert!(value("a\0b").is_err());
     // A spec built by hand still goes through `value`.
     let mut spec = UnitSpec::new(&process(&["loki:all"], "/var/lib/lgtm/loki"), &layout()).unwrap();
-    spec.state_directory = Some("lgtm/loki\nExecStartPre=/bin/sh".into());
+    spec.state_directories = Some(vec!["lgtm/loki\nExecStartPre=/bin/sh".into()]);
     assert!(matches!(render(&spec), Err(UnitError::ControlChar(_))));
-    spec.state_directory = Some("lgtm/50%".into());
+    spec.state_directories = Some(vec!["lgtm/50%".into()]);
     assert!(
         render(&spec)
             .unwrap()

@@ -21,6 +21,14 @@ pub enum ProcessModel {
     Shared,
     /// Each role runs in a process of its own (`-target` takes exactly one module).
     OnePerRole,
+    /// A host runs one process per meta-role group: the targets of `write`, `read` and
+    /// `backend` each in their own process (with their own ports), `all` in one process.
+    ///
+    /// Loki decides how its index store behaves from the first matching target of the
+    /// process (`pkg/loki/modules.go`, `initStore`): an ingester sharing a process with a
+    /// querier or ruler makes that querier read only its own host's index. Upstream's
+    /// simple-scalable mode keeps read, write and backend apart for that reason.
+    Grouped,
 }
 
 /// An upstream `-target` module.
@@ -32,6 +40,8 @@ pub struct TargetSpec {
     pub stateful: bool,
     /// What its ring replicates; the factor follows the number of hosts carrying it.
     pub replication: Replicated,
+    /// The meta-role whose process runs it under [`ProcessModel::Grouped`].
+    pub group: &'static str,
 }
 
 /// What a replicated ring protects, which decides how bad a replication factor of 1 is.
@@ -78,6 +88,22 @@ const fn t(name: &'static str, stateful: bool, replication: Replicated) -> Targe
         name,
         stateful,
         replication,
+        group: "",
+    }
+}
+
+/// A target of a [`ProcessModel::Grouped`] backend, run by the process of meta-role `group`.
+const fn g(
+    name: &'static str,
+    stateful: bool,
+    replication: Replicated,
+    group: &'static str,
+) -> TargetSpec {
+    TargetSpec {
+        name,
+        stateful,
+        replication,
+        group,
     }
 }
 
@@ -154,21 +180,25 @@ pub static MIMIR: BackendCatalog = BackendCatalog {
 pub static LOKI: BackendCatalog = BackendCatalog {
     backend: Backend::Loki,
     upstream: "Loki 3.x",
-    process_model: ProcessModel::Shared,
+    process_model: ProcessModel::Grouped,
+    // Groups as upstream's simple-scalable targets run them (`pkg/loki/loki.go`).
     targets: &[
-        t("distributor", false, Replicated::No),
-        t("ingester", true, Replicated::Data),
-        t("querier", false, Replicated::No),
-        t("query-frontend", false, Replicated::No),
-        t("query-scheduler", false, Replicated::No),
-        t("compactor", true, Replicated::No),
-        t("index-gateway", true, Replicated::No),
-        t("ruler", false, Replicated::No),
-        t("pattern-ingester", true, Replicated::No),
-        t("bloom-planner", false, Replicated::No),
-        t("bloom-builder", false, Replicated::No),
-        t("bloom-gateway", true, Replicated::No),
-        t("overrides-exporter", false, Replicated::No),
+        g("distributor", false, Replicated::No, "write"),
+        g("ingester", true, Replicated::Data, "write"),
+        g("querier", false, Replicated::No, "read"),
+        g("query-frontend", false, Replicated::No, "read"),
+        g("query-scheduler", false, Replicated::No, "backend"),
+        g("compactor", true, Replicated::No, "backend"),
+        // Its ring's replication factor is a matter of read availability, decided when
+        // rendering (see `render::loki`), not a copy of the data.
+        g("index-gateway", true, Replicated::No, "backend"),
+        g("ruler", false, Replicated::No, "backend"),
+        g("pattern-ingester", true, Replicated::No, "write"),
+        g("bloom-planner", false, Replicated::No, "backend"),
+        g("bloom-builder", false, Replicated::No, "backend"),
+        g("bloom-gateway", true, Replicated::No, "backend"),
+        // No `overrides-exporter`: it exports per-tenant overrides from a runtime config
+        // file, which lgtm does not manage, and upstream refuses to start it without one.
     ],
     meta_roles: &[
         // Loki's `all` does not run the index gateway; `backend` does.
@@ -196,18 +226,12 @@ pub static LOKI: BackendCatalog = BackendCatalog {
             target: "write",
             expands: &["distributor", "ingester", "pattern-ingester"],
         },
+        // Upstream's `backend` also loads the bloom modules, which do nothing until enabled;
+        // lgtm enables them only where an operator assigned them.
         MetaSpec {
             name: "backend",
             target: "backend",
-            expands: &[
-                "bloom-builder",
-                "bloom-gateway",
-                "bloom-planner",
-                "compactor",
-                "index-gateway",
-                "query-scheduler",
-                "ruler",
-            ],
+            expands: &["compactor", "index-gateway", "query-scheduler", "ruler"],
         },
     ],
     // read + write + backend (Canonical's minimal set) covers exactly these.
@@ -450,6 +474,21 @@ impl Role {
         self.spec().map_or(Replicated::No, |t| t.replication)
     }
 
+    /// Under [`ProcessModel::Grouped`], the meta-role whose process runs this role: a group
+    /// meta-role runs in its own process, a target in its group's; `None` for `all`, which
+    /// runs every target in one process.
+    pub fn group(self) -> Option<Role> {
+        let name = match self.spec() {
+            Some(t) => t.group,
+            None if self.name == "all" => return None,
+            None => self.name,
+        };
+        Some(Role {
+            backend: self.backend,
+            name: self.catalog().meta(name).map_or(self.name, |m| m.name),
+        })
+    }
+
     /// Whether this target is required for a consistent backend.
     pub fn is_required(self) -> bool {
         self.catalog().required.contains(&self.name)
@@ -626,6 +665,31 @@ mod tests {
         let all = Role::resolve("loki:all", None, Backend::Mimir).unwrap();
         assert!(!all.expand().iter().any(|r| r.name() == "index-gateway"));
         assert!(all.is_stateful());
+    }
+
+    #[test]
+    fn loki_targets_run_in_their_simple_scalable_group() {
+        let r = |s: &str| Role::resolve(s, None, Backend::Loki).unwrap();
+        for (role, group) in [
+            ("ingester", Some("loki:write")),
+            ("pattern-ingester", Some("loki:write")),
+            ("query-frontend", Some("loki:read")),
+            ("index-gateway", Some("loki:backend")),
+            ("backend", Some("loki:backend")),
+            ("write", Some("loki:write")),
+            ("all", None),
+        ] {
+            assert_eq!(
+                r(role).group().map(|g| g.to_string()).as_deref(),
+                group,
+                "{role}"
+            );
+        }
+        // Every Loki target belongs to a group meta-role that runs it.
+        for t in LOKI.targets {
+            let group = r(t.name).group().unwrap();
+            assert!(group.is_meta(), "{}", t.name);
+        }
     }
 
     #[test]

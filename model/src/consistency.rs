@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ProcessModel, Replicated, Role, catalog};
 use crate::names::{Backend, HostName};
+use crate::process::ProcessId;
 use crate::settings::StorageKind;
 
 /// Hosts needed before a replicated ring runs with [`FULL_REPLICATION`].
@@ -109,6 +110,27 @@ pub fn evaluate(
             if r.hosts == 1 { "" } else { "s" },
         ));
     }
+    // Without a scheduler, queriers pull from frontends: Tempo's refuses to start without one
+    // (its process is held back, see `render`), and a frontend nobody pulls from is never
+    // ready, so the gateway sends it nothing.
+    let count = |t: &str| {
+        by_target
+            .iter()
+            .find(|(r, _)| r.name() == t)
+            .map_or(0, |(_, h)| h.len())
+    };
+    let (queriers, frontends) = (count("querier"), count("query-frontend"));
+    if backend == Backend::Tempo && queriers > 0 && frontends == 0 {
+        warnings.push(format!(
+            "{backend}:querier does not start until a {backend}:query-frontend is assigned: Tempo's querier refuses to start without one"
+        ));
+    }
+    if count("query-scheduler") == 0 && frontends > queriers && queriers > 0 {
+        warnings.push(format!(
+            "{frontends} {backend}:query-frontend hosts but {queriers} querier host{}: a frontend without a querier is never ready; assign as many queriers as frontends",
+            if queriers == 1 { "" } else { "s" }
+        ));
+    }
     if cat.process_model == ProcessModel::OnePerRole {
         for (host, roles) in assignments {
             let n = roles
@@ -146,7 +168,7 @@ pub enum AssignOutcome {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AssignError {
     #[error(
-        "{host} already runs {existing}, which includes {overlap}; {backend} runs one process per role, so the two would clash. Unassign {existing} first"
+        "{host} already runs {existing}, which includes {overlap} in another {backend} process, so the two would clash. Unassign {existing} first"
     )]
     Overlap {
         host: HostName,
@@ -165,24 +187,27 @@ pub fn check_assign(
     if existing.contains(&role) {
         return Ok(AssignOutcome::AlreadyAssigned);
     }
-    // Separate processes running the same module on one host would fight over ports and ring IDs.
-    if role.catalog().process_model == ProcessModel::OnePerRole {
-        let new: BTreeSet<Role> = role.expand().into_iter().collect();
-        for other in existing.iter().filter(|r| r.backend() == role.backend()) {
-            let overlap: Vec<&str> = other
-                .expand()
-                .iter()
-                .filter(|t| new.contains(t))
-                .map(|t| t.name())
-                .collect();
-            if !overlap.is_empty() {
-                return Err(AssignError::Overlap {
-                    host: host.clone(),
-                    existing: *other,
-                    overlap: overlap.join(", "),
-                    backend: role.backend(),
-                });
-            }
+    // Separate processes running the same module on one host would fight over ports and ring
+    // IDs; roles that share a process only add targets to it.
+    let new: BTreeSet<Role> = role.expand().into_iter().collect();
+    let process = ProcessId::for_role(role);
+    for other in existing
+        .iter()
+        .filter(|r| r.backend() == role.backend() && ProcessId::for_role(**r) != process)
+    {
+        let overlap: Vec<&str> = other
+            .expand()
+            .iter()
+            .filter(|t| new.contains(t))
+            .map(|t| t.name())
+            .collect();
+        if !overlap.is_empty() {
+            return Err(AssignError::Overlap {
+                host: host.clone(),
+                existing: *other,
+                overlap: overlap.join(", "),
+                backend: role.backend(),
+            });
         }
     }
     Ok(AssignOutcome::Added)
@@ -459,7 +484,24 @@ mod tests {
                 replication: &[("ingester", 1)],
                 warnings: &[
                     "tempo:ingester runs with replication factor 1",
+                    "tempo:querier does not start until a tempo:query-frontend is assigned",
                     "h1 runs 2 tempo roles: that is 2 tempo processes on one host",
+                ],
+            },
+            Case {
+                name: "tempo: more frontends than queriers",
+                backend: Tempo,
+                hosts: &[
+                    ("h1", &["tempo:all"]),
+                    ("h2", &["tempo:query-frontend"]),
+                    ("h3", &["tempo:query-frontend"]),
+                ],
+                consistent: true,
+                missing: &[],
+                replication: &[("ingester", 1)],
+                warnings: &[
+                    "tempo:ingester runs with replication factor 1",
+                    "3 tempo:query-frontend hosts but 1 querier host: a frontend without a querier is never ready",
                 ],
             },
         ];
@@ -530,6 +572,27 @@ mod tests {
             "{e}"
         );
         assert!(check_assign(&host, &[r("tempo:ingester")], r("tempo:all")).is_err());
+        // Loki: a group's targets share its process; `all` is a process of its own.
+        assert_eq!(
+            check_assign(&host, &[r("loki:write")], r("loki:ingester")),
+            Ok(AssignOutcome::Added)
+        );
+        assert_eq!(
+            check_assign(&host, &[r("loki:write")], r("loki:read")),
+            Ok(AssignOutcome::Added)
+        );
+        let e = check_assign(&host, &[r("loki:all")], r("loki:querier"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("h1 already runs loki:all, which includes querier"),
+            "{e}"
+        );
+        assert_eq!(
+            check_assign(&host, &[r("loki:all")], r("loki:index-gateway")),
+            Ok(AssignOutcome::Added),
+            "all does not run the index gateway"
+        );
     }
 
     #[test]

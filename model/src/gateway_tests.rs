@@ -71,8 +71,9 @@ fn lab() -> BTreeMap<HostName, HostIntent> {
 fn golden_every_backend() {
     let hosts = lab();
     let settings = Settings::default();
-    // h5's loki is not ready: Loki's read path and ruler answer 503.
-    let ready = ready_except(&hosts, &[("h5", "lgtm-loki.service")]);
+    // h5's Loki read process is not ready: Loki's read path answers 503, its backend
+    // process (the ruler) still serves.
+    let ready = ready_except(&hosts, &[("h5", "lgtm-loki-read.service")]);
     let input = GatewayInput {
         settings: &settings,
         hosts: &hosts,

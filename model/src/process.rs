@@ -2,7 +2,8 @@
 //!
 //! The port plan is fixed per process kind, so the same role listens on the same ports on
 //! every host (peers can be addressed without asking), and no two processes that may share
-//! a host ever clash. Tempo's query-frontend keeps Tempo's well-known 3200.
+//! a host ever clash. Tempo's query-frontend keeps Tempo's well-known 3200, Loki's `all`
+//! Loki's 3100.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,12 +24,13 @@ pub struct Ports {
     pub memberlist: u16,
 }
 
-/// One backend process: a whole backend (Mimir, Loki) or one role (Tempo).
+/// One backend process: a whole backend (Mimir, Loki's `all`), one group of roles (Loki's
+/// `write`, `read`, `backend`) or one role (Tempo).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProcessId {
     /// The backend it belongs to.
     pub backend: Backend,
-    /// The role it runs, for backends with one process per role.
+    /// The role (Tempo) or group meta-role (Loki) it runs; `None` for a whole-backend process.
     pub role: Option<Role>,
 }
 
@@ -62,6 +64,10 @@ impl ProcessId {
             ProcessModel::OnePerRole => ProcessId {
                 backend: role.backend(),
                 role: Some(role),
+            },
+            ProcessModel::Grouped => ProcessId {
+                backend: role.backend(),
+                role: role.group(),
             },
         }
     }
@@ -101,7 +107,12 @@ impl ProcessId {
     pub fn ports(&self) -> Ports {
         match (self.backend, self.role) {
             (Backend::Mimir, _) => p(8080, 9095, 7946),
-            (Backend::Loki, _) => p(3100, 9096, 7947),
+            (Backend::Loki, None) => p(3100, 9096, 7947),
+            (Backend::Loki, Some(group)) => match group.name() {
+                "write" => p(3101, 9097, 7948),
+                "read" => p(3102, 9098, 7949),
+                _ => p(3103, 9099, 7940),
+            },
             (Backend::Tempo, role) => {
                 let name = role.map_or("all", Role::name);
                 TEMPO_PORTS
@@ -117,6 +128,32 @@ impl fmt::Display for ProcessId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.instance())
     }
+}
+
+/// The `-target` values of a process running `roles`, in role order: a role whose targets a
+/// meta-role in the same process already runs is left out (`write,ingester` is `write`).
+pub fn upstream_targets(roles: &[Role]) -> Vec<&'static str> {
+    let covered = |role: &Role| {
+        roles.iter().any(|other| {
+            other != role
+                && other.is_meta()
+                && role.expand().iter().all(|t| other.expand().contains(t))
+        })
+    };
+    let mut targets: Vec<&'static str> = Vec::new();
+    for role in roles.iter().filter(|r| !covered(r)) {
+        if !targets.contains(&role.upstream_target()) {
+            targets.push(role.upstream_target());
+        }
+    }
+    targets
+}
+
+/// Where a backend on local filesystem storage keeps its objects on a host: one directory
+/// per backend, shared by all of its processes there, so what an ingester flushes is what the
+/// host's queriers and compactor read.
+pub fn store_dir(data_root: &str, backend: Backend) -> String {
+    format!("{}/{backend}-store", data_root.trim_end_matches('/'))
 }
 
 /// Groups a host's roles into processes, each with its sorted, de-duplicated roles.
@@ -147,8 +184,8 @@ mod tests {
         }
         assert_eq!(
             ProcessId::all().len(),
-            2 + catalog(Backend::Tempo).roles().count() - 1,
-            "every Tempo role but the gateway is a process"
+            1 + 4 + catalog(Backend::Tempo).roles().count() - 1,
+            "mimir, loki's all/write/read/backend, every Tempo role but the gateway"
         );
         assert_eq!(ProcessId::from_unit_name("lgtm-agent.service"), None);
         assert_eq!(ProcessId::from_unit_name("lgtm-tempo-nope.service"), None);
@@ -175,6 +212,45 @@ mod tests {
     }
 
     #[test]
+    fn targets_leave_out_what_a_meta_role_runs() {
+        let r = |s: &str| Role::resolve(s, None, Backend::Mimir).unwrap();
+        assert_eq!(
+            upstream_targets(&[r("loki:ingester"), r("loki:write")]),
+            ["write"]
+        );
+        assert_eq!(
+            upstream_targets(&[r("loki:compactor"), r("loki:index-gateway")]),
+            ["compactor", "index-gateway"]
+        );
+        assert_eq!(
+            upstream_targets(&[r("tempo:all")]),
+            ["scalable-single-binary"]
+        );
+        assert_eq!(upstream_targets(&[r("querier"), r("querier")]), ["querier"]);
+    }
+
+    #[test]
+    fn loki_runs_a_process_per_group() {
+        let r = |s: &str| Role::resolve(s, None, Backend::Loki).unwrap();
+        let procs = processes(&[r("ingester"), r("querier"), r("read"), r("ruler")]);
+        let units: Vec<_> = procs.keys().map(ProcessId::unit_name).collect();
+        assert_eq!(
+            units,
+            [
+                "lgtm-loki-backend.service",
+                "lgtm-loki-read.service",
+                "lgtm-loki-write.service"
+            ]
+        );
+        // Monolithic Loki keeps its unit.
+        let all = processes(&[r("all")]);
+        assert_eq!(
+            all.keys().next().map(ProcessId::unit_name).as_deref(),
+            Some("lgtm-loki.service")
+        );
+    }
+
+    #[test]
     fn grouping() {
         let r = |s: &str| Role::resolve(s, None, Backend::Mimir).unwrap();
         let roles = [
@@ -193,7 +269,7 @@ mod tests {
             units,
             [
                 "lgtm-mimir.service",
-                "lgtm-loki.service",
+                "lgtm-loki-write.service",
                 "lgtm-tempo-ingester.service",
                 "lgtm-tempo-querier.service"
             ]

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::catalog::Role;
 use crate::consistency::replication_factor;
 use crate::names::{Backend, HostName};
-use crate::process::{ProcessId, processes};
+use crate::process::{ProcessId, processes, store_dir};
 use crate::settings::{BackendSettings, Secrets, Settings};
 use crate::topology::{BackendTopology, Topology};
 use crate::wire::DesiredProcess;
@@ -99,8 +99,10 @@ pub fn render_host(
     };
     processes(&intent.roles)
         .into_iter()
+        .filter(|(id, roles)| startable(topology, host, *id, roles))
         .map(|(id, roles)| {
             let data_dir = format!("{}/{}", data_root.trim_end_matches('/'), id.instance());
+            let store_dir = store_dir(data_root, id.backend);
             let ctx = Ctx {
                 cluster,
                 topology: topology.backend(id.backend),
@@ -109,6 +111,7 @@ pub fn render_host(
                 id,
                 roles: &roles,
                 data_dir: &data_dir,
+                store_dir: &store_dir,
             };
             let rendered = match id.backend {
                 Backend::Mimir => mimir::config(&ctx)?,
@@ -127,6 +130,25 @@ pub fn render_host(
             })
         })
         .collect()
+}
+
+/// Whether a process can start with what the cluster has: a Tempo querier refuses to start
+/// without a query-frontend to pull from (only Tempo's `all` finds its own), so until one is
+/// registered the process is left out instead of crash-looping; `lgtmctl status` says why
+/// (see [`crate::consistency`]).
+fn startable(topology: &Topology, host: &HostName, id: ProcessId, roles: &[Role]) -> bool {
+    let runs_querier = roles
+        .iter()
+        .flat_map(|r| r.expand())
+        .any(|t| t.name() == "querier");
+    let own_frontend = roles
+        .iter()
+        .flat_map(|r| r.expand())
+        .any(|t| t.name() == "query-frontend");
+    id.backend != Backend::Tempo
+        || !runs_querier
+        || own_frontend
+        || topology.backend(id.backend).frontend_for(host).is_some()
 }
 
 /// Whether a process running `old` must restart to run `new`.
@@ -158,6 +180,8 @@ struct Ctx<'a> {
     id: ProcessId,
     roles: &'a [Role],
     data_dir: &'a str,
+    /// The backend's filesystem object store on this host, shared by its processes.
+    store_dir: &'a str,
 }
 
 impl Ctx<'_> {
@@ -194,6 +218,20 @@ impl Ctx<'_> {
     /// `{d}/{purpose}`: every purpose of a process gets its own directory under its data dir.
     fn dir(&self, purpose: &str) -> String {
         format!("{}/{purpose}", self.data_dir)
+    }
+
+    /// `{store}/{purpose}`: filesystem object storage, shared by the backend's processes.
+    fn store(&self, purpose: &str) -> String {
+        format!("{}/{purpose}", self.store_dir)
+    }
+
+    /// The gRPC address this process's querier pulls queries from when there is no
+    /// scheduler: its own frontend if it runs one, else one of the backend's in turn.
+    fn frontend_address(&self) -> Option<String> {
+        if self.runs("query-frontend") {
+            return Some(socket(self.address, self.id.ports().grpc));
+        }
+        self.topology.frontend_for(self.host).map(str::to_owned)
     }
 
     /// Replication factor of a replicated target of this backend.

@@ -36,8 +36,18 @@ pub struct BackendTopology {
     pub seeds: Vec<String>,
     /// Targets that run on at least one host, with their replication factor.
     pub replication: BTreeMap<&'static str, u8>,
-    /// gRPC address of the first query-frontend (by host name) that has registered.
-    pub frontend_grpc: Option<String>,
+    /// How many hosts run an index gateway (Loki; its ring's factor follows it).
+    pub index_gateways: usize,
+    /// gRPC addresses of the registered query-frontends, by host name.
+    pub frontends_grpc: Vec<String>,
+    /// Registered hosts running a querier, by name: without a scheduler, each querier is
+    /// pointed at one frontend in turn, so every frontend gets queriers (see
+    /// [`BackendTopology::frontend_for`]).
+    pub queriers: Vec<HostName>,
+    /// gRPC address of the first registered bloom planner, by host name.
+    pub bloom_planner_grpc: Option<String>,
+    /// gRPC addresses of the registered bloom gateways, by host name.
+    pub bloom_gateways_grpc: Vec<String>,
     /// HTTP `addr:port` of the first few registered alertmanagers, by host name.
     pub alertmanagers: Vec<String>,
     /// HTTP `addr:port` of the first registered compactor, by host name.
@@ -67,7 +77,11 @@ impl Topology {
         static EMPTY: BackendTopology = BackendTopology {
             seeds: Vec::new(),
             replication: BTreeMap::new(),
-            frontend_grpc: None,
+            index_gateways: 0,
+            frontends_grpc: Vec::new(),
+            queriers: Vec::new(),
+            bloom_planner_grpc: None,
+            bloom_gateways_grpc: Vec::new(),
             alertmanagers: Vec::new(),
             compactor_http: None,
         };
@@ -76,6 +90,15 @@ impl Topology {
 }
 
 impl BackendTopology {
+    /// The frontend the querier on `host` pulls queries from when there is no scheduler:
+    /// queriers take the frontends in turn, so with at least as many queriers as frontends
+    /// every frontend serves queries (a frontend without queriers is never ready).
+    pub fn frontend_for(&self, host: &HostName) -> Option<&str> {
+        let n = self.queriers.iter().position(|h| h == host).unwrap_or(0);
+        let len = self.frontends_grpc.len();
+        (len > 0).then(|| self.frontends_grpc[n % len].as_str())
+    }
+
     fn of(
         backend: Backend,
         hosts: &BTreeMap<HostName, HostIntent>,
@@ -86,6 +109,10 @@ impl BackendTopology {
             .iter()
             .map(|(r, h)| (r.name(), replication_factor(h.len())))
             .collect();
+        let index_gateways = by_target
+            .iter()
+            .find(|(r, _)| r.name() == "index-gateway")
+            .map_or(0, |(_, h)| h.len());
         let own = |intent: &HostIntent| -> Vec<Role> {
             intent
                 .roles
@@ -107,7 +134,7 @@ impl BackendTopology {
             .collect();
         seeds.sort();
         // Registered hosts running `target`, by name, with that process's ports.
-        let running = |target: &str| -> Vec<(std::net::IpAddr, crate::process::Ports)> {
+        let running = |target: &str| -> Vec<(&HostName, std::net::IpAddr, crate::process::Ports)> {
             by_target
                 .iter()
                 .filter(|(r, _)| r.name() == target)
@@ -117,25 +144,57 @@ impl BackendTopology {
                     let role = own(h)
                         .into_iter()
                         .find(|r| r.expand().iter().any(|t| t.name() == target))?;
-                    Some((h.address?, ProcessId::for_role(role).ports()))
+                    Some((name, h.address?, ProcessId::for_role(role).ports()))
                 })
                 .collect()
         };
-        let frontend_grpc = running("query-frontend")
+        // Only without a scheduler are queriers pointed at frontends: with one, adding a
+        // frontend or querier leaves every other host's rendering alone.
+        let scheduled = by_target.keys().any(|r| r.name() == "query-scheduler");
+        let unscheduled = |target: &str| {
+            if scheduled {
+                Vec::new()
+            } else {
+                running(target)
+            }
+        };
+        let frontends_grpc: Vec<String> = unscheduled("query-frontend")
+            .iter()
+            .map(|(_, a, p)| socket(*a, p.grpc))
+            .collect();
+        // Only with frontends to share: a fleet of queriers alone (no frontend yet) must not
+        // make every registration change the topology and re-render every host.
+        let queriers = if frontends_grpc.is_empty() {
+            Vec::new()
+        } else {
+            unscheduled("querier")
+                .into_iter()
+                .map(|(name, _, _)| name.clone())
+                .collect()
+        };
+        let bloom_planner_grpc = running("bloom-planner")
             .first()
-            .map(|(a, p)| socket(*a, p.grpc));
+            .map(|(_, a, p)| socket(*a, p.grpc));
+        let bloom_gateways_grpc = running("bloom-gateway")
+            .iter()
+            .map(|(_, a, p)| socket(*a, p.grpc))
+            .collect();
         let alertmanagers = running("alertmanager")
             .iter()
             .take(ALERTMANAGER_URLS)
-            .map(|(a, p)| socket(*a, p.http))
+            .map(|(_, a, p)| socket(*a, p.http))
             .collect();
         let compactor_http = running("compactor")
             .first()
-            .map(|(a, p)| socket(*a, p.http));
+            .map(|(_, a, p)| socket(*a, p.http));
         BackendTopology {
             seeds,
             replication,
-            frontend_grpc,
+            index_gateways,
+            frontends_grpc,
+            queriers,
+            bloom_planner_grpc,
+            bloom_gateways_grpc,
             alertmanagers,
             compactor_http,
         }

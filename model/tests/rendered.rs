@@ -66,7 +66,6 @@ const LOKI_MICROSERVICES: Hosts = &[
             "loki:querier",
             "loki:query-scheduler",
             "loki:pattern-ingester",
-            "loki:overrides-exporter",
         ],
     ),
     (
@@ -355,7 +354,8 @@ fn within(path: &str, dir: &str) -> bool {
     path == dir || path.starts_with(&format!("{dir}/"))
 }
 
-/// Data paths of one host: inside each process's data dir, none shared or nested.
+/// Data paths of one host: inside each process's data dir, none shared or nested; only the
+/// backend's filesystem object store is shared, by design, between its processes.
 fn data_path_problems(host: &HostName, procs: &[DesiredProcess]) -> Vec<String> {
     let mut out = Vec::new();
     for (i, p) in procs.iter().enumerate() {
@@ -373,8 +373,10 @@ fn data_path_problems(host: &HostName, procs: &[DesiredProcess]) -> Vec<String> 
             .filter(|(_, v)| v.starts_with("/var/lib/lgtm"))
             .filter(|(k, _)| k != "common.path_prefix")
             .collect();
+        let store = lgtm_model::process::store_dir("/var/lib/lgtm", p.id.backend);
         for (k, v) in &paths {
-            if !within(v, &p.data_dir) || v == &p.data_dir {
+            let in_store = within(v, &store) && v != &store;
+            if !in_store && (!within(v, &p.data_dir) || v == &p.data_dir) {
                 out.push(format!(
                     "{host} {}: {k} = {v} is not below {}",
                     p.id, p.data_dir

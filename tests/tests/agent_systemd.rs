@@ -360,7 +360,7 @@ fn failures_carry_the_journal_and_bad_states_keep_what_runs() {
     let h = lab.host(1);
     const MIMIR: &str = "lgtm-mimir.service";
     const TEMPO: &str = "lgtm-tempo-distributor.service";
-    const LOKI: &str = "lgtm-loki.service";
+    const LOKI: &str = "lgtm-loki-write.service";
 
     // A backend that dies before READY=1: the start job fails, and the report says why.
     h.run(&["systemctl", "set-environment", "LGTM_STANDIN_FAIL_START=1"])
@@ -424,10 +424,13 @@ fn failures_carry_the_journal_and_bad_states_keep_what_runs() {
     assert!(show(h, LOKI, "ExecStart").contains("-target=write "));
     assert_eq!(
         show(h, TEMPO, "ReadWritePaths"),
-        "/srv/lgtm/tempo-distributor"
+        "/srv/lgtm/tempo-distributor /srv/lgtm/tempo-store"
     );
     for (dir, user) in [
         ("/srv/lgtm/tempo-distributor", "tempo"),
+        ("/srv/lgtm/tempo-store", "tempo"),
+        ("/srv/lgtm/loki-write", "loki"),
+        ("/srv/lgtm/loki-store", "loki"),
         ("/srv/lgtm/mimir", "mimir"),
     ] {
         assert_eq!(

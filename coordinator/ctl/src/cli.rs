@@ -15,8 +15,9 @@ pub const DEFAULT_COORDINATOR: &str = "https://127.0.0.1:7700";
 /// What waiting prints and how it exits, for the commands that wait.
 const WAIT_EXIT: &str = "\
 Waiting (--wait, or `lgtmctl wait`) polls the cluster status until the host's agent reports
-the change applied and every unit of the host's roles active (a removed role's unit gone).
-On a terminal a progress line shows on stderr. Exits 0 when done, 1 when a unit or action
+the change applied and every unit of the host's roles active and its backend ready (its
+/ready answers 200; while it does not, the backend's own reason is shown), a removed role's
+unit gone. On a terminal a progress line shows on stderr. Exits 0 when done, 1 when a unit or action
 failed (its error is printed), 4 when the timeout passed.";
 
 /// Operate an lgtm cluster (Mimir, Loki and Tempo on systemd hosts) through its coordinator.
@@ -79,7 +80,7 @@ pub enum Command {
     /// Create or revoke join tokens, with which agents join and get their host's credential.
     #[command(subcommand)]
     JoinToken(JoinTokenCommand),
-    /// Wait until a host's agent applied its desired state and its units are active.
+    /// Wait until a host's agent applied its desired state and its backends are ready.
     #[command(after_help = WAIT_EXIT)]
     Wait(Wait),
     /// Print a shell completion script.

@@ -2,14 +2,15 @@
 //!
 //! A host has converged on a goal when its agent reports an applied index at least the goal's
 //! (capped at the host's own desired index: a change that did not alter this host's desired
-//! state never reaches it), every unit its roles need is `active`, and units that must go
-//! are no longer reported.
+//! state never reaches it), every unit its roles need is `active` and every backend process
+//! among them answers `/ready` (the gateway, which has no `/ready`, only needs `active`), and
+//! units that must go are no longer reported.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use lgtm_model::HostName;
-use lgtm_model::process::processes;
+use lgtm_model::process::{ProcessId, processes};
 use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness};
 
 use crate::client::Client;
@@ -79,7 +80,19 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
             return Verdict::Waiting(format!("{}: {unit} not reported yet", h.name));
         };
         match u.active_state.as_str() {
-            "active" => {}
+            "active" if ProcessId::from_unit_name(unit).is_none() || u.ready == Some(true) => {}
+            "active" => {
+                let why = u
+                    .error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .and_then(|e| e.split_once(": not ready: "))
+                    .map_or(String::new(), |(_, why)| format!(": {why}"));
+                return Verdict::Waiting(format!(
+                    "{}: {unit} is active, not ready yet{why}",
+                    h.name
+                ));
+            }
             "failed" => {
                 let why = u.error.clone().unwrap_or_else(|| {
                     format!(
@@ -119,7 +132,7 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
     let units = if needed.is_empty() {
         "no units".to_owned()
     } else {
-        format!("{} active", needed.join(", "))
+        format!("{} active and ready", needed.join(", "))
     };
     Verdict::Done(format!("{} applied index {applied}: {units}", h.name))
 }

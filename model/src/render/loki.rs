@@ -1,4 +1,5 @@
-//! Loki 3.x: one process per host running every Loki target the host has.
+//! Loki 3.x: one process per group of targets on a host (`write`, `read`, `backend`, or
+//! `all`; see [`crate::catalog::ProcessModel::Grouped`]).
 
 use serde_json::{Value, json};
 
@@ -13,8 +14,8 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     let fs = is_filesystem(c);
     let storage = if fs {
         json!({ "filesystem": {
-            "chunks_directory": c.dir("chunks"),
-            "rules_directory": c.dir("rules"),
+            "chunks_directory": c.store("chunks"),
+            "rules_directory": c.store("rules"),
         }})
     } else {
         let s = s3(c)?;
@@ -64,13 +65,50 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     // queriers must be told where a frontend is.
     if c.deployed("query-scheduler") {
         cfg["query_scheduler"] = json!({ "use_scheduler_ring": true });
-    } else if let Some(frontend) = c.topology.frontend_grpc.clone() {
+    } else if c.runs("querier")
+        && let Some(frontend) = c.frontend_address()
+    {
         cfg["frontend_worker"] = json!({ "frontend_address": frontend });
     }
     // Index gateways in ring mode: clients (queriers, rulers) find them through the ring,
-    // which inherits common.ring (memberlist).
-    if c.deployed("index-gateway") {
-        cfg["index_gateway"] = json!({ "mode": "ring" });
+    // which inherits common.ring (memberlist). Upstream copies common.replication_factor into
+    // it, and a read needs max(gateways, factor) - factor/2 healthy gateways: with fewer
+    // gateways than the factor every query fails, with a factor of 1 over two gateways one
+    // down fails them all. So the factor is the number of gateways, at most 3.
+    if c.topology.index_gateways > 0 {
+        cfg["index_gateway"] = json!({
+            "mode": "ring",
+            "ring": { "replication_factor": c.topology.index_gateways.min(3) },
+        });
+    }
+    // An ingester that stops (restart, role moved, host removed) flushes what it holds to
+    // object storage instead of leaving it in a WAL no other process will replay.
+    if c.runs("ingester") {
+        cfg["ingester"] = json!({ "wal": { "flush_on_shutdown": true } });
+    }
+    // Several rulers share the rule groups through their ring instead of each evaluating all.
+    if c.deployed("ruler") {
+        cfg["ruler"]["enable_sharding"] = json!(true);
+    }
+    // Optional components run only when enabled, in every process that talks to them.
+    if c.deployed("pattern-ingester") {
+        cfg["pattern_ingester"] = json!({ "enabled": true });
+    }
+    // Blooms (experimental upstream): builders need the planner's address and clients the
+    // gateways' (a config naming neither is refused at start); tenants opt in by limits.
+    if c.deployed("bloom-planner") || c.deployed("bloom-builder") {
+        cfg["bloom_build"] = json!({ "enabled": true });
+        if let Some(planner) = &c.topology.bloom_planner_grpc {
+            cfg["bloom_build"]["builder"] = json!({ "planner_address": planner });
+        }
+        cfg["limits_config"]["bloom_creation_enabled"] = json!(true);
+    }
+    if !c.topology.bloom_gateways_grpc.is_empty() {
+        cfg["bloom_gateway"] = json!({
+            "enabled": true,
+            "client": { "addresses": c.topology.bloom_gateways_grpc.join(",") },
+        });
+        cfg["limits_config"]["bloom_gateway_enable_filtering"] = json!(true);
     }
     Ok(cfg)
 }

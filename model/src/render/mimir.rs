@@ -56,7 +56,9 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     // queriers must be told where a frontend is.
     if c.deployed("query-scheduler") {
         cfg["query_scheduler"]["service_discovery_mode"] = json!("ring");
-    } else if let Some(frontend) = c.topology.frontend_grpc.clone() {
+    } else if c.runs("querier")
+        && let Some(frontend) = c.frontend_address()
+    {
         cfg["frontend_worker"] = json!({ "frontend_address": frontend });
     }
     if c.runs("ruler") && !c.topology.alertmanagers.is_empty() {

@@ -22,9 +22,21 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     let mut cfg = json!({
         "server": c.server(),
         "memberlist": c.memberlist(),
-        "ingester": { "lifecycler": { "ring": { "replication_factor": c.replication("ingester") } } },
         "usage_report": { "reporting_enabled": false },
     });
+    // Only the processes that use the ingester ring get its factor: a frontend or compactor
+    // must not restart when a third ingester raises it.
+    if ["distributor", "ingester", "querier", "metrics-generator"]
+        .iter()
+        .any(|t| c.runs(t))
+    {
+        cfg["ingester"] = json!({ "lifecycler": { "ring": { "replication_factor": c.replication("ingester") } } });
+    }
+    // An ingester that stops (restart, role moved, host removed) flushes what it holds to
+    // object storage instead of leaving it in a WAL no other process will replay.
+    if c.runs("ingester") {
+        cfg["ingester"]["flush_all_on_shutdown"] = json!(true);
+    }
     // Rings default to the address of eth0/en0: name the registered one.
     for (role, path) in ADDRESSES {
         if c.runs(role) {
@@ -38,7 +50,9 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     cfg["storage"] = if is_filesystem(c) {
         json!({ "trace": {
             "backend": "local",
-            "local": { "path": c.dir("blocks") },
+            // Shared by the host's Tempo processes: queriers and the compactor read what the
+            // ingester flushed.
+            "local": { "path": c.store("blocks") },
             "wal": { "path": c.dir("wal") },
         }})
     } else {
@@ -62,11 +76,17 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     if c.runs("distributor") {
         cfg["distributor"] = json!({ "receivers": receivers(c) });
     }
+    // Tempo has no scheduler: every querier, including the single binary's own, is told
+    // which frontend to pull from.
     if c.runs("querier")
-        && !c.runs("query-frontend")
-        && let Some(frontend) = c.topology.frontend_grpc.clone()
+        && let Some(frontend) = c.frontend_address()
     {
         cfg["querier"] = json!({ "frontend_worker": { "frontend_address": frontend } });
+    }
+    // The compactor ring shards blocks between compactors; its store defaults to in-memory,
+    // where every compactor owns every block.
+    if c.runs("compactor") {
+        cfg["compactor"]["ring"]["kvstore"] = json!({ "store": "memberlist" });
     }
     metrics_generator(c, &mut cfg)?;
     Ok(cfg)

@@ -281,18 +281,20 @@ fn components_are_wired_to_each_other() {
         "the scheduler ring replaces it"
     );
     let loki = yaml(&h3[1]);
-    // The compactor runs in `backend` on h3; index gateways in ring mode; schedulers by ring.
+    // The compactor runs in `backend` on h3; index gateways in ring mode, replicated as
+    // far as there are gateways; schedulers by ring.
     assert_eq!(
         loki["common"]["compactor_address"],
-        "http://198.18.0.4:3100"
+        "http://198.18.0.4:3103"
     );
     assert_eq!(loki["index_gateway"]["mode"], "ring");
+    assert_eq!(loki["index_gateway"]["ring"]["replication_factor"], 1);
     assert_eq!(loki["query_scheduler"]["use_scheduler_ring"], true);
     assert_eq!(loki["common"]["ring"]["kvstore"]["store"], "memberlist");
     assert_eq!(loki["schema_config"]["configs"][0]["schema"], "v13");
     assert_eq!(
         loki["compactor"]["working_directory"],
-        "/var/lib/lgtm/loki/compactor"
+        "/var/lib/lgtm/loki-backend/compactor"
     );
     let h1 = render(&hosts, &settings, "h1");
     assert!(yaml(&h1[0])["alertmanager"]["external_url"] == "http://198.18.0.2:8080/alertmanager");
@@ -330,4 +332,69 @@ fn tempo_receivers_are_opt_in_beyond_otlp() {
         querier["querier"]["frontend_worker"]["frontend_address"],
         "198.18.0.2:9200"
     );
+}
+
+#[test]
+fn a_tempo_querier_waits_for_a_frontend_and_queriers_take_frontends_in_turn() {
+    let settings = Settings::default();
+    let alone = lab(&[("h1", &["tempo:querier", "tempo:ingester"])]);
+    let units: Vec<String> = render(&alone, &settings, "h1")
+        .iter()
+        .map(|p| p.id.unit_name())
+        .collect();
+    assert_eq!(
+        units,
+        ["lgtm-tempo-ingester.service"],
+        "the querier is held back"
+    );
+    let cluster = lab(&[
+        ("h1", &["tempo:query-frontend", "tempo:querier"]),
+        ("h2", &["tempo:query-frontend", "tempo:querier"]),
+        ("h3", &["tempo:querier"]),
+    ]);
+    let frontend_of = |host: &str| {
+        let procs = render(&cluster, &settings, host);
+        let q = procs
+            .iter()
+            .find(|p| p.id.unit_name() == "lgtm-tempo-querier.service")
+            .unwrap();
+        yaml(q)["querier"]["frontend_worker"]["frontend_address"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(frontend_of("h1"), "198.18.0.2:9200");
+    assert_eq!(frontend_of("h2"), "198.18.0.3:9200");
+    assert_eq!(frontend_of("h3"), "198.18.0.2:9200");
+    // The single binary pulls from its own frontend.
+    let all = lab(&[("h1", &["tempo:all"]), ("h2", &["tempo:query-frontend"])]);
+    let ssb = render(&all, &settings, "h1");
+    assert_eq!(
+        yaml(&ssb[0])["querier"]["frontend_worker"]["frontend_address"],
+        "198.18.0.2:9206"
+    );
+}
+
+#[test]
+fn the_index_gateway_ring_is_replicated_as_far_as_there_are_gateways() {
+    let settings = Settings::default();
+    for (n, factor) in [(1, 1), (2, 2), (3, 3), (4, 3)] {
+        let spec: Vec<(String, Vec<&str>)> = (1..=n)
+            .map(|i| (format!("h{i}"), vec!["loki:backend", "loki:write"]))
+            .collect();
+        let spec: Vec<(&str, &[&str])> = spec
+            .iter()
+            .map(|(h, r)| (h.as_str(), r.as_slice()))
+            .collect();
+        let cluster = lab(&spec);
+        let procs = render(&cluster, &settings, "h1");
+        for p in &procs {
+            assert_eq!(
+                yaml(p)["index_gateway"]["ring"]["replication_factor"],
+                factor,
+                "{n} gateways, {}",
+                p.id
+            );
+        }
+    }
 }

@@ -24,6 +24,7 @@ pub mod net;
 pub mod process;
 pub mod s3;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::symlink;
@@ -31,6 +32,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use lgtm_model::Backend;
 
 pub use coordinator::Coordinator;
 pub use error::LabError;
@@ -57,8 +60,10 @@ pub struct LabSpec {
     pub hosts: usize,
     /// How long a host may take to boot.
     pub boot_timeout: Duration,
-    /// Real `mimir`/`loki`/`tempo` binaries; `None`: `LGTM_BACKEND_BIN_DIR`, else the stand-in.
-    pub backend_bin_dir: Option<PathBuf>,
+    /// Backends that must run their real binary (from `LGTM_BACKEND_BIN_DIR` or
+    /// `../shared/real-backends`); the others run the stand-in, unless
+    /// `LGTM_BACKEND_BIN_DIR` is set, which makes every backend it holds real in every lab.
+    pub real: Vec<Backend>,
 }
 
 impl Default for LabSpec {
@@ -66,7 +71,7 @@ impl Default for LabSpec {
         LabSpec {
             hosts: 1,
             boot_timeout: Duration::from_secs(60),
-            backend_bin_dir: None,
+            real: Vec::new(),
         }
     }
 }
@@ -79,6 +84,12 @@ impl LabSpec {
             ..LabSpec::default()
         }
     }
+
+    /// The same, with `backends` on their real binaries.
+    pub fn real(mut self, backends: &[Backend]) -> LabSpec {
+        self.real = backends.to_vec();
+        self
+    }
 }
 
 /// A running lab; dropping it removes everything it made.
@@ -88,7 +99,7 @@ pub struct Lab {
     coordinator: Option<Coordinator>,
     s3: Option<S3Server>,
     ctx: Arc<LabContext>,
-    standin: bool,
+    real: BTreeMap<Backend, PathBuf>,
     dir: tempfile::TempDir,
     _lock: MutexGuard<'static, ()>,
 }
@@ -118,9 +129,31 @@ pub fn unavailable() -> Option<String> {
 
 impl Lab {
     /// Starts a lab, or prints why this machine cannot and returns `None`; panics on failure.
+    /// Under CI (`CI=true`) a lab that cannot run, or a real backend that is missing, fails.
     pub fn start_or_skip(spec: LabSpec) -> Option<Lab> {
+        let ci = std::env::var(binaries::CI_ENV).is_ok_and(|v| v == "true");
         if let Some(why) = unavailable() {
+            assert!(!ci, "CI cannot run lab tests: {why}");
             eprintln!("skipping lab test: {why}");
+            return None;
+        }
+        let missing = match binaries::real_backends() {
+            Ok(found) => spec
+                .real
+                .iter()
+                .filter(|b| !found.contains_key(b))
+                .map(|b| b.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => panic!("failed to find the real backends: {e}"),
+        };
+        if !missing.is_empty() {
+            let why = format!(
+                "no real {missing} binary (put shared/real-backends beside the project, or set {})",
+                binaries::BACKEND_BIN_DIR_ENV
+            );
+            assert!(!ci, "CI must run the real-backend tests: {why}");
+            eprintln!("skipping real-backend test: {why}");
             return None;
         }
         match Lab::start(spec) {
@@ -143,10 +176,20 @@ impl Lab {
             });
         }
         let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        let real = match spec.backend_bin_dir.clone() {
-            Some(d) => Some(d),
-            None => binaries::real_backend_dir()?,
-        };
+        let from_env = binaries::from_env();
+        let mut real = binaries::real_backends()?;
+        real.retain(|b, _| from_env || spec.real.contains(b));
+        if let Some(b) = spec.real.iter().find(|b| !real.contains_key(b)) {
+            return Err(LabError::Unavailable(format!("no real {b} binary")));
+        }
+        let which: Vec<String> = Backend::ALL
+            .iter()
+            .map(|b| match real.get(b) {
+                Some(path) => format!("{b}=real ({})", path.display()),
+                None => format!("{b}=stand-in"),
+            })
+            .collect();
+        eprintln!("lab backends: {}", which.join(", "));
         // Not /tmp: hosts mount their own /tmp, and they must see the stand-in's copy.
         let dir = tempfile::Builder::new()
             .prefix("lgtm-lab-")
@@ -158,7 +201,7 @@ impl Lab {
                 "https://{}",
                 SocketAddr::from((slot.gateway(), COORDINATOR_PORT))
             ),
-            bin_dir: real.clone().unwrap_or_else(|| PathBuf::from(HOST_BIN_DIR)),
+            bin_dir: PathBuf::from(HOST_BIN_DIR),
             admin_token_file: dir.path().join("coordinator/state/credentials/admin.token"),
             ca_file: dir.path().join("coordinator/state/tls/ca.pem"),
         });
@@ -168,7 +211,7 @@ impl Lab {
             coordinator: None,
             s3: None,
             ctx,
-            standin: real.is_none(),
+            real,
             dir,
             _lock: lock,
         };
@@ -180,7 +223,7 @@ impl Lab {
         let root = self.dir.path().to_path_buf();
         let script = root.join("boot.sh");
         fs::write(&script, BOOT_SCRIPT).map_err(LabError::io("write boot.sh"))?;
-        let standin = if self.standin {
+        let standin = if self.real.len() < Backend::ALL.len() {
             let copy = root.join("bin/lgtm-standin");
             fs::create_dir_all(root.join("bin")).map_err(LabError::io("create the lab bin dir"))?;
             // A copy: a rebuild during the test must not change what hosts run.
@@ -195,7 +238,7 @@ impl Lab {
             let hdir = root.join(host_name(n));
             let stage = hdir.join("stage");
             let scratch = hdir.join("mnt");
-            stage_host(&stage, n, &hosts_file, standin.as_deref())?;
+            stage_host(&stage, n, &hosts_file, standin.as_deref(), &self.real)?;
             fs::create_dir_all(&scratch).map_err(LabError::io("create a host scratch dir"))?;
             let host = Host::spawn(BootSpec {
                 number: n,
@@ -265,9 +308,15 @@ impl Lab {
         &self.ctx.bin_dir
     }
 
-    /// Whether hosts run the stand-in rather than real backends.
+    /// Whether hosts run the stand-in for Mimir (tests that use its fault injection or
+    /// request records check this).
     pub fn uses_standin(&self) -> bool {
-        self.standin
+        !self.is_real(Backend::Mimir)
+    }
+
+    /// Whether hosts run `backend`'s real binary.
+    pub fn is_real(&self, backend: Backend) -> bool {
+        self.real.contains_key(&backend)
     }
 
     /// The coordinator's URL (valid before it is started).
@@ -353,8 +402,16 @@ impl Drop for Lab {
     }
 }
 
-/// Files a host has before boot: hostname, hosts, machine-id, the stand-in as each backend.
-fn stage_host(stage: &Path, n: usize, hosts: &str, standin: Option<&Path>) -> Result<(), LabError> {
+/// Files a host has before boot: hostname, hosts, machine-id, and each backend: the real
+/// binary (a link into the machine's root, which the host sees through its overlay) or the
+/// stand-in.
+fn stage_host(
+    stage: &Path,
+    n: usize,
+    hosts: &str,
+    standin: Option<&Path>,
+    real: &BTreeMap<Backend, PathBuf>,
+) -> Result<(), LabError> {
     let etc = stage.join("etc");
     fs::create_dir_all(&etc).map_err(LabError::io("create a host's staged /etc"))?;
     let write = |name: &str, text: &str| {
@@ -366,20 +423,23 @@ fn stage_host(stage: &Path, n: usize, hosts: &str, standin: Option<&Path>) -> Re
     let uuid = fs::read_to_string("/proc/sys/kernel/random/uuid")
         .map_err(LabError::io("read a random uuid"))?;
     write("machine-id", &format!("{}\n", uuid.trim().replace('-', "")))?;
+    let bin = stage.join(HOST_BIN_DIR.trim_start_matches('/'));
+    fs::create_dir_all(&bin).map_err(LabError::io("create a host's staged bin dir"))?;
     if let Some(standin) = standin {
-        let bin = stage.join(HOST_BIN_DIR.trim_start_matches('/'));
-        fs::create_dir_all(&bin).map_err(LabError::io("create a host's staged bin dir"))?;
         // Inside the host's own filesystem: backend units run with PrivateTmp=yes, which
         // hides the lab directory under /var/tmp. A hard link costs nothing until boot copies it.
         let own = bin.join("lgtm-standin");
         fs::hard_link(standin, &own)
             .or_else(|_| fs::copy(standin, &own).map(|_| ()))
             .map_err(LabError::io("stage lgtm-standin"))?;
-        for name in ["mimir", "loki", "tempo"] {
-            // The stand-in answers as the backend its argv[0] names.
-            symlink("lgtm-standin", bin.join(name))
-                .map_err(LabError::io(format!("stage {name}")))?;
-        }
+    }
+    for backend in Backend::ALL {
+        let name = backend.as_str();
+        // The stand-in answers as the backend its argv[0] names.
+        let to = real
+            .get(&backend)
+            .map_or_else(|| PathBuf::from("lgtm-standin"), PathBuf::clone);
+        symlink(&to, bin.join(name)).map_err(LabError::io(format!("stage {name}")))?;
     }
     Ok(())
 }

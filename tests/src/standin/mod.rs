@@ -15,6 +15,7 @@ pub mod sockets;
 pub mod state;
 pub mod storage;
 pub mod targets;
+pub mod wiring;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -99,6 +100,9 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(1, &e.to_string()),
     };
     let modules = targets::expand(backend, &targets);
+    if let Err(e) = wiring::check(backend, &targets, &modules, &config.value) {
+        return fail(1, &e);
+    }
     let listen = match config::listen(&inv, &config.value, &modules) {
         Ok(l) => l,
         Err(e) => return fail(1, &e.to_string()),

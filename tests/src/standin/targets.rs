@@ -14,6 +14,7 @@ fn extra_modules(backend: Backend) -> &'static [&'static str] {
             "block-builder-scheduler",
         ],
         Backend::Loki => &[
+            "overrides-exporter",
             "ingest-limits",
             "ingest-limits-frontend",
             "table-manager",

@@ -12,6 +12,7 @@ mod crash;
 mod gateway;
 mod mimir;
 mod offline;
+mod real;
 mod rollout;
 mod settings;
 mod storage;

@@ -18,7 +18,20 @@ pub const PATIENCE_ARG: &str = "120s";
 /// and have registered. With several hosts, every backend stores on the lab's S3 server
 /// (filesystem storage is for a single host). `None` when this machine cannot run labs.
 pub fn lab_with_agents(hosts: usize, agents: &[usize]) -> Option<Lab> {
-    let mut lab = Lab::start_or_skip(LabSpec::hosts(hosts))?;
+    lab_from(LabSpec::hosts(hosts), agents)
+}
+
+/// A lab of `hosts` hosts, every one with an agent, where `real` run their real binaries.
+/// `None` (with one line saying why) when this machine cannot run it; under CI a missing
+/// real binary fails instead.
+pub fn real_lab(hosts: usize, real: &[Backend]) -> Option<Lab> {
+    let all: Vec<usize> = (1..=hosts).collect();
+    lab_from(LabSpec::hosts(hosts).real(real), &all)
+}
+
+fn lab_from(spec: LabSpec, agents: &[usize]) -> Option<Lab> {
+    let hosts = spec.hosts;
+    let mut lab = Lab::start_or_skip(spec)?;
     lab.start_coordinator().unwrap();
     if hosts > 1 {
         lab.start_s3().unwrap();

@@ -17,7 +17,8 @@ fn unit(name: &str, active: &str, sub: &str, error: Option<&str>) -> UnitStatus 
         n_restarts: if active == "active" { 0 } else { 3 },
         main_pid: 0,
         exec_main_status: if error.is_some() { 1 } else { 0 },
-        ready: None,
+        // A running backend process answers /ready unless a test says otherwise.
+        ready: (active == "active").then_some(true),
         error: error.map(str::to_owned),
     }
 }
@@ -103,7 +104,58 @@ fn verdicts() {
                 vec![active(mimir)],
             )]),
             goal(12, &[]),
-            Want::Done("host3 applied index 12: lgtm-mimir.service active"),
+            Want::Done("host3 applied index 12: lgtm-mimir.service active and ready"),
+        ),
+        (
+            "active but not ready: the backend's own reason",
+            cluster(vec![host(
+                &["mimir:ingester"],
+                12,
+                Some(12),
+                vec![UnitStatus {
+                    ready: Some(false),
+                    ..unit(
+                        mimir,
+                        "active",
+                        "running",
+                        Some(
+                            "lgtm-mimir.service: not ready: /ready answers 503: Ingester not ready: waiting for 15s after being ready",
+                        ),
+                    )
+                }],
+            )]),
+            goal(12, &[]),
+            Want::Waiting(
+                "lgtm-mimir.service is active, not ready yet: /ready answers 503: Ingester not ready",
+            ),
+        ),
+        (
+            "active, not probed yet",
+            cluster(vec![host(
+                &["mimir:ingester"],
+                12,
+                Some(12),
+                vec![UnitStatus {
+                    ready: None,
+                    ..active(mimir)
+                }],
+            )]),
+            goal(12, &[]),
+            Want::Waiting("lgtm-mimir.service is active, not ready yet"),
+        ),
+        (
+            "the gateway has no /ready: active is enough",
+            cluster(vec![host(
+                &["mimir:gateway"],
+                12,
+                Some(12),
+                vec![UnitStatus {
+                    ready: None,
+                    ..active("lgtm-gateway.service")
+                }],
+            )]),
+            goal(12, &[]),
+            Want::Done("lgtm-gateway.service active and ready"),
         ),
         (
             "a change that did not touch this host waits only for the host's own index",
