@@ -267,8 +267,10 @@ pub fn render(spec: &UnitSpec) -> Result<String, UnitError> {
         );
         line("TimeoutStopSec=10min");
     } else {
-        line("# SIGTERM starts a graceful stop: in-flight requests drain (30s by default).");
-        line("TimeoutStopSec=2min");
+        line("# SIGTERM starts a graceful stop: in-flight requests drain (30s by default). Past that,");
+        line("# a Tempo querier or query-frontend still connected to its peer never finishes its");
+        line("# stop (seen with Tempo 2.10.8): end it rather than hold every later change.");
+        line("TimeoutStopSec=45s");
     }
     line("# Ingesters and store-gateways keep many block files and connections open.");
     line("LimitNOFILE=1048576");

@@ -79,7 +79,7 @@ fn production_choices() {
     for want in [
         "Type=exec\n",
         "-target=querier\n",
-        "TimeoutStopSec=2min\n",
+        "TimeoutStopSec=45s\n",
         "Restart=on-failure\n",
     ] {
         assert!(querier.contains(want), "tempo querier unit lacks {want:?}");

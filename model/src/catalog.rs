@@ -81,6 +81,8 @@ pub struct BackendCatalog {
     pub meta_roles: &'static [MetaSpec],
     /// Targets that must run on at least one host for the backend to work.
     pub required: &'static [&'static str],
+    /// Upstream targets lgtm deliberately does not run, with the reason an operator is told.
+    pub not_offered: &'static [(&'static str, &'static str)],
 }
 
 const fn t(name: &'static str, stateful: bool, replication: Replicated) -> TargetSpec {
@@ -174,7 +176,11 @@ pub static MIMIR: BackendCatalog = BackendCatalog {
         "ruler",
         "store-gateway",
     ],
+    not_offered: &[],
 };
+
+/// Why Loki's bloom targets are not offered.
+const BLOOM: &str = "blooms are experimental upstream, and with them enabled (planner and gateway addresses wired, filtering on) queries through real Loki 3.7.6 timed out in lgtm's tests";
 
 /// Loki 3.x: simple-scalable meta-roles and microservice targets.
 pub static LOKI: BackendCatalog = BackendCatalog {
@@ -194,11 +200,6 @@ pub static LOKI: BackendCatalog = BackendCatalog {
         g("index-gateway", true, Replicated::No, "backend"),
         g("ruler", false, Replicated::No, "backend"),
         g("pattern-ingester", true, Replicated::No, "write"),
-        g("bloom-planner", false, Replicated::No, "backend"),
-        g("bloom-builder", false, Replicated::No, "backend"),
-        g("bloom-gateway", true, Replicated::No, "backend"),
-        // No `overrides-exporter`: it exports per-tenant overrides from a runtime config
-        // file, which lgtm does not manage, and upstream refuses to start it without one.
     ],
     meta_roles: &[
         // Loki's `all` does not run the index gateway; `backend` does.
@@ -226,8 +227,7 @@ pub static LOKI: BackendCatalog = BackendCatalog {
             target: "write",
             expands: &["distributor", "ingester", "pattern-ingester"],
         },
-        // Upstream's `backend` also loads the bloom modules, which do nothing until enabled;
-        // lgtm enables them only where an operator assigned them.
+        // Upstream's `backend` also loads the bloom modules, which do nothing until enabled.
         MetaSpec {
             name: "backend",
             target: "backend",
@@ -241,6 +241,15 @@ pub static LOKI: BackendCatalog = BackendCatalog {
         "ingester",
         "querier",
         "query-frontend",
+    ],
+    not_offered: &[
+        ("bloom-planner", BLOOM),
+        ("bloom-builder", BLOOM),
+        ("bloom-gateway", BLOOM),
+        (
+            "overrides-exporter",
+            "it exports per-tenant overrides from a runtime config file, which lgtm does not manage, and Loki refuses to start it without one",
+        ),
     ],
 };
 
@@ -280,6 +289,7 @@ pub static TEMPO: BackendCatalog = BackendCatalog {
         "querier",
         "query-frontend",
     ],
+    not_offered: &[],
 };
 
 /// The gateway role of every backend: nginx in front of the backend's workers on that host.
@@ -326,6 +336,12 @@ pub enum RoleError {
     },
     #[error("role is empty; give a role such as 'ingester' or 'mimir:ingester'")]
     Empty,
+    #[error("{backend}:{role} is an upstream target lgtm does not offer: {why}")]
+    NotOffered {
+        role: &'static str,
+        backend: Backend,
+        why: &'static str,
+    },
 }
 
 impl BackendCatalog {
@@ -337,10 +353,17 @@ impl BackendCatalog {
                 backend: self.backend,
                 name: n,
             })
-            .ok_or_else(|| RoleError::Unknown {
-                input: name.escape_debug().to_string(),
-                backend: self.backend,
-                hint: did_you_mean(name, self.names()),
+            .ok_or_else(|| match self.not_offered.iter().find(|(n, _)| *n == name) {
+                Some((n, why)) => RoleError::NotOffered {
+                    role: n,
+                    backend: self.backend,
+                    why,
+                },
+                None => RoleError::Unknown {
+                    input: name.escape_debug().to_string(),
+                    backend: self.backend,
+                    hint: did_you_mean(name, self.names()),
+                },
             })
     }
 
@@ -626,6 +649,14 @@ mod tests {
             ),
             ("", None, Mimir, Err("role is empty")),
             ("../etc", None, Mimir, Err("unknown role '../etc'")),
+            (
+                "loki:bloom-gateway",
+                None,
+                Mimir,
+                Err(
+                    "loki:bloom-gateway is an upstream target lgtm does not offer: blooms are experimental upstream",
+                ),
+            ),
         ];
         for (input, explicit, default, want) in cases {
             let got = Role::resolve(input, *explicit, *default);

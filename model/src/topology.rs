@@ -44,10 +44,6 @@ pub struct BackendTopology {
     /// pointed at one frontend in turn, so every frontend gets queriers (see
     /// [`BackendTopology::frontend_for`]).
     pub queriers: Vec<HostName>,
-    /// gRPC address of the first registered bloom planner, by host name.
-    pub bloom_planner_grpc: Option<String>,
-    /// gRPC addresses of the registered bloom gateways, by host name.
-    pub bloom_gateways_grpc: Vec<String>,
     /// HTTP `addr:port` of the first few registered alertmanagers, by host name.
     pub alertmanagers: Vec<String>,
     /// HTTP `addr:port` of the first registered compactor, by host name.
@@ -80,8 +76,6 @@ impl Topology {
             index_gateways: 0,
             frontends_grpc: Vec::new(),
             queriers: Vec::new(),
-            bloom_planner_grpc: None,
-            bloom_gateways_grpc: Vec::new(),
             alertmanagers: Vec::new(),
             compactor_http: None,
         };
@@ -172,13 +166,6 @@ impl BackendTopology {
                 .map(|(name, _, _)| name.clone())
                 .collect()
         };
-        let bloom_planner_grpc = running("bloom-planner")
-            .first()
-            .map(|(_, a, p)| socket(*a, p.grpc));
-        let bloom_gateways_grpc = running("bloom-gateway")
-            .iter()
-            .map(|(_, a, p)| socket(*a, p.grpc))
-            .collect();
         let alertmanagers = running("alertmanager")
             .iter()
             .take(ALERTMANAGER_URLS)
@@ -193,8 +180,6 @@ impl BackendTopology {
             index_gateways,
             frontends_grpc,
             queriers,
-            bloom_planner_grpc,
-            bloom_gateways_grpc,
             alertmanagers,
             compactor_http,
         }

@@ -75,9 +75,6 @@ const LOKI_MICROSERVICES: Hosts = &[
             "loki:compactor",
             "loki:ruler",
             "loki:index-gateway",
-            "loki:bloom-planner",
-            "loki:bloom-builder",
-            "loki:bloom-gateway",
         ],
     ),
 ];

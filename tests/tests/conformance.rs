@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use lgtm_model::Backend;
 use lgtm_tests::lab::{binaries, http};
 
-/// How a process ended up: refused to start (exit code, its stderr), or running and serving.
+/// How a process ended up: refused to start (exit code, its stderr), or running and serving
+/// (what `/ready` said, once it said something other than that services are starting).
 #[derive(Debug)]
 enum Outcome {
     Refused(i32, String),
-    Serving,
+    Serving(u16, String),
 }
 
 fn free_port() -> u16 {
@@ -49,16 +50,23 @@ fn tempo_config(dir: &Path, frontend: bool) -> (String, u16) {
     (cfg, h)
 }
 
-/// Runs `program` (argv[0] `tempo`) with the config until it exits or serves `/ready` (any
-/// answer) on `port`; kills it afterwards.
-fn outcome(program: &Path, args: &[&str], config: &str, port: u16) -> Outcome {
+/// Runs `program` with the config and `-target=TARGET` until it exits or its `/ready` on
+/// `port` answers (with `settled`, something other than that services are starting); kills
+/// it afterwards.
+fn outcome(
+    program: &Path,
+    args: &[&str],
+    config: &str,
+    (target, settled): (&str, bool),
+    port: u16,
+) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tempo.yaml");
     std::fs::write(&file, config).unwrap();
     let mut cmd = Command::new(program);
     cmd.args(args)
         .arg(format!("-config.file={}", file.display()))
-        .arg("-target=scalable-single-binary")
+        .arg(format!("-target={target}"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child: Child = cmd.spawn().unwrap();
@@ -75,8 +83,10 @@ fn outcome(program: &Path, args: &[&str], config: &str, port: u16) -> Outcome {
                 .unwrap();
             break Outcome::Refused(status.code().unwrap_or(-1), err);
         }
-        if http::get(([127, 0, 0, 1], port).into(), "/ready").is_ok() {
-            break Outcome::Serving;
+        if let Ok(r) = http::get(([127, 0, 0, 1], port).into(), "/ready")
+            && !(settled && r.text().starts_with("Some services are not Running"))
+        {
+            break Outcome::Serving(r.status, r.text().trim().to_owned());
         }
         assert!(
             Instant::now() < deadline,
@@ -89,28 +99,59 @@ fn outcome(program: &Path, args: &[&str], config: &str, port: u16) -> Outcome {
     result
 }
 
-#[test]
-fn tempo_scalable_single_binary_needs_its_frontend_address_in_both() {
+/// The real Tempo, or `None` after one line saying why (a failure under CI).
+fn real_tempo() -> Option<std::path::PathBuf> {
     let ci = std::env::var(binaries::CI_ENV).is_ok_and(|v| v == "true");
-    let real = binaries::real_backends().unwrap();
-    let Some(tempo) = real.get(&Backend::Tempo) else {
+    let found = binaries::real_backends().unwrap().remove(&Backend::Tempo);
+    if found.is_none() {
         assert!(
             !ci,
-            "CI must run the conformance test: no real tempo binary"
+            "CI must run the conformance tests: no real tempo binary"
         );
         eprintln!(
             "skipping conformance test: no real tempo binary (put shared/real-backends beside the project, or set {})",
             binaries::BACKEND_BIN_DIR_ENV
         );
-        return;
-    };
+    }
+    found
+}
+
+#[test]
+fn a_tempo_frontend_without_queriers_is_not_ready_in_both() {
+    let Some(tempo) = real_tempo() else { return };
+    let standin = binaries::find("lgtm-standin").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, port) = tempo_config(dir.path(), false);
+    let real = outcome(&tempo, &[], &cfg, ("query-frontend", true), port);
+    let (cfg, port) = tempo_config(dir.path(), false);
+    let stand = outcome(
+        &standin,
+        &["--as", "tempo"],
+        &cfg,
+        ("query-frontend", true),
+        port,
+    );
+    let want =
+        "Query Frontend not ready: not ready: number of queriers connected to query-frontend is 0";
+    for (who, o) in [("real", &real), ("stand-in", &stand)] {
+        match o {
+            Outcome::Serving(503, body) if body == want => {}
+            other => panic!("{who}: {other:?}, want 503 {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn tempo_scalable_single_binary_needs_its_frontend_address_in_both() {
+    let Some(tempo) = real_tempo() else { return };
     let standin = binaries::find("lgtm-standin").unwrap();
     let dir = tempfile::tempdir().unwrap();
     for frontend in [false, true] {
         let (cfg, port) = tempo_config(dir.path(), frontend);
-        let real = outcome(tempo, &[], &cfg, port);
+        let ssb = ("scalable-single-binary", false);
+        let real = outcome(&tempo, &[], &cfg, ssb, port);
         let (cfg, port) = tempo_config(dir.path(), frontend);
-        let stand = outcome(&standin, &["--as", "tempo"], &cfg, port);
+        let stand = outcome(&standin, &["--as", "tempo"], &cfg, ssb, port);
         match (frontend, &real, &stand) {
             (false, Outcome::Refused(a, ea), Outcome::Refused(b, eb)) => {
                 assert_eq!(a, b, "exit codes: real {ea}, stand-in {eb}");
@@ -121,7 +162,7 @@ fn tempo_scalable_single_binary_needs_its_frontend_address_in_both() {
                     );
                 }
             }
-            (true, Outcome::Serving, Outcome::Serving) => {}
+            (true, Outcome::Serving(..), Outcome::Serving(..)) => {}
             _ => panic!("frontend address {frontend}: real {real:?}, stand-in {stand:?}"),
         }
     }

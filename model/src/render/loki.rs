@@ -94,21 +94,5 @@ pub(super) fn config(c: &Ctx<'_>) -> Result<Value, RenderError> {
     if c.deployed("pattern-ingester") {
         cfg["pattern_ingester"] = json!({ "enabled": true });
     }
-    // Blooms (experimental upstream): builders need the planner's address and clients the
-    // gateways' (a config naming neither is refused at start); tenants opt in by limits.
-    if c.deployed("bloom-planner") || c.deployed("bloom-builder") {
-        cfg["bloom_build"] = json!({ "enabled": true });
-        if let Some(planner) = &c.topology.bloom_planner_grpc {
-            cfg["bloom_build"]["builder"] = json!({ "planner_address": planner });
-        }
-        cfg["limits_config"]["bloom_creation_enabled"] = json!(true);
-    }
-    if !c.topology.bloom_gateways_grpc.is_empty() {
-        cfg["bloom_gateway"] = json!({
-            "enabled": true,
-            "client": { "addresses": c.topology.bloom_gateways_grpc.join(",") },
-        });
-        cfg["limits_config"]["bloom_gateway_enable_filtering"] = json!(true);
-    }
     Ok(cfg)
 }

@@ -16,6 +16,7 @@ pub mod state;
 pub mod storage;
 pub mod targets;
 pub mod wiring;
+pub mod workers;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -118,12 +119,14 @@ pub fn main() -> ExitCode {
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(Duration::ZERO, Duration::from_millis);
+    let needs_queriers = workers::frontend_needs_queriers(backend, &modules, &config.value);
     let shared = Arc::new(Shared::new(
         backend,
         format!("{hostname}/{}", targets.join(",")),
         modules,
-        config.text,
+        config.text.clone(),
         ready_delay,
+        needs_queriers,
     ));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -132,7 +135,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("failed to start the runtime: {e}")),
     };
-    runtime.block_on(serve(inv, listen, targets, shared, locations))
+    runtime.block_on(serve(inv, config.value, listen, targets, shared, locations))
 }
 
 fn title(backend: Backend) -> &'static str {
@@ -164,6 +167,7 @@ fn print_modules(backend: Backend) {
 
 async fn serve(
     inv: Invocation,
+    config_value: serde_json::Value,
     listen: config::Listen,
     targets: Vec<String>,
     shared: Arc<Shared>,
@@ -195,6 +199,12 @@ async fn serve(
     }
     for s in bound.silent {
         tokio::spawn(sockets::drain(s));
+    }
+    tokio::spawn(workers::serve_frontend(bound.grpc, shared.clone()));
+    if shared.runs("querier")
+        && let Some(frontend) = workers::frontend_address(inv.backend, &config_value)
+    {
+        tokio::spawn(workers::pull_from(frontend));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let graceful = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {

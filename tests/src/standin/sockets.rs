@@ -25,6 +25,8 @@ pub struct BindError {
 pub struct Bound {
     /// HTTP API.
     pub http: TcpListener,
+    /// gRPC, where queriers hold a connection to their frontend ([`super::workers`]).
+    pub grpc: TcpListener,
     /// OTLP/HTTP receiver.
     pub otlp_http: Option<TcpListener>,
     /// Sockets that only accept or receive.
@@ -49,10 +51,8 @@ async fn tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, BindEr
 /// Binds everything `listen` names.
 pub async fn bind(listen: &Listen) -> Result<Bound, BindError> {
     let http = tcp("server", listen.http).await?;
-    let mut silent = vec![
-        Silent::Tcp(tcp("server", listen.grpc).await?),
-        Silent::Tcp(tcp("memberlist-kv", listen.memberlist).await?),
-    ];
+    let grpc = tcp("server", listen.grpc).await?;
+    let mut silent = vec![Silent::Tcp(tcp("memberlist-kv", listen.memberlist).await?)];
     let udp = UdpSocket::bind(listen.memberlist)
         .await
         .map_err(|source| BindError {
@@ -71,6 +71,7 @@ pub async fn bind(listen: &Listen) -> Result<Bound, BindError> {
     };
     Ok(Bound {
         http,
+        grpc,
         otlp_http,
         silent,
     })

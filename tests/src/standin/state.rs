@@ -2,7 +2,7 @@
 //! every client request it served (method, path, serving module, tenant).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,9 @@ pub struct Shared {
     /// Effective config text, for `/config`.
     pub config_text: String,
     ready_at: Instant,
+    /// A frontend without a scheduler: ready only with a querier connected.
+    needs_queriers: bool,
+    queriers: AtomicI64,
     stopping: AtomicBool,
     ingester_down: AtomicBool,
     slow_ms: AtomicU64,
@@ -110,6 +113,7 @@ impl Shared {
         modules: Vec<String>,
         config_text: String,
         ready_delay: Duration,
+        needs_queriers: bool,
     ) -> Shared {
         Shared {
             backend,
@@ -117,6 +121,8 @@ impl Shared {
             modules,
             config_text,
             ready_at: Instant::now() + ready_delay,
+            needs_queriers,
+            queriers: AtomicI64::new(0),
             stopping: AtomicBool::new(false),
             ingester_down: AtomicBool::new(false),
             slow_ms: AtomicU64::new(0),
@@ -148,6 +154,11 @@ impl Shared {
         }
     }
 
+    /// A querier connected (`1`) to or went from (`-1`) this frontend.
+    pub fn querier_connected(&self, delta: i64) {
+        self.queriers.fetch_add(delta, Ordering::SeqCst);
+    }
+
     /// `None` when ready, else the 503 body.
     pub fn not_ready(&self) -> Option<String> {
         if self.stopping.load(Ordering::SeqCst) {
@@ -168,6 +179,11 @@ impl Shared {
             }
         }
         if by_state.is_empty() {
+            if self.needs_queriers && self.queriers.load(Ordering::SeqCst) <= 0 {
+                return Some(
+                    "Query Frontend not ready: not ready: number of queriers connected to query-frontend is 0".into(),
+                );
+            }
             return None;
         }
         let lines: Vec<String> = by_state.iter().map(|(s, n)| format!("{s}: {n}")).collect();
@@ -278,7 +294,29 @@ mod tests {
             vec!["distributor".into(), "ingester".into()],
             String::new(),
             delay,
+            false,
         )
+    }
+
+    #[test]
+    fn a_frontend_without_queriers_is_not_ready() {
+        let s = Shared::new(
+            Backend::Tempo,
+            "h/query-frontend".into(),
+            vec!["query-frontend".into()],
+            String::new(),
+            Duration::ZERO,
+            true,
+        );
+        assert!(
+            s.not_ready()
+                .unwrap()
+                .contains("number of queriers connected to query-frontend is 0")
+        );
+        s.querier_connected(1);
+        assert_eq!(s.not_ready(), None);
+        s.querier_connected(-1);
+        assert!(s.not_ready().is_some());
     }
 
     #[test]
