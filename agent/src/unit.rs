@@ -261,13 +261,23 @@ pub fn render(spec: &UnitSpec) -> Result<String, UnitError> {
     );
     line("Restart=on-failure");
     line("RestartSec=2s");
-    if spec.stateful {
+    if spec.stateful && spec.targets == ["scalable-single-binary"] {
+        line(
+            "# SIGTERM starts a graceful stop; the ingester leaves its ring and flushes first. Its",
+        );
+        line(
+            "# query-frontend then never finishes stopping (seen with Tempo 2.10.8): end it after that.",
+        );
+        line("TimeoutStopSec=2min");
+    } else if spec.stateful {
         line(
             "# SIGTERM starts a graceful stop; a stateful process leaves its ring and flushes first.",
         );
         line("TimeoutStopSec=10min");
     } else {
-        line("# SIGTERM starts a graceful stop: in-flight requests drain (30s by default). Past that,");
+        line(
+            "# SIGTERM starts a graceful stop: in-flight requests drain (30s by default). Past that,",
+        );
         line("# a Tempo querier or query-frontend still connected to its peer never finishes its");
         line("# stop (seen with Tempo 2.10.8): end it rather than hold every later change.");
         line("TimeoutStopSec=45s");

@@ -2,8 +2,8 @@
 //!
 //! The port plan is fixed per process kind, so the same role listens on the same ports on
 //! every host (peers can be addressed without asking), and no two processes that may share
-//! a host ever clash. Tempo's query-frontend keeps Tempo's well-known 3200, Loki's `all`
-//! Loki's 3100.
+//! a host ever clash. Tempo's query-frontend keeps Tempo's well-known 3200, and Loki's `all`
+//! process Loki's 3100.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -137,18 +137,18 @@ pub fn render_host(
 /// registered the process is left out instead of crash-looping; `lgtmctl status` says why
 /// (see [`crate::consistency`]).
 fn startable(topology: &Topology, host: &HostName, id: ProcessId, roles: &[Role]) -> bool {
-    let runs_querier = roles
-        .iter()
-        .flat_map(|r| r.expand())
-        .any(|t| t.name() == "querier");
-    let own_frontend = roles
-        .iter()
-        .flat_map(|r| r.expand())
-        .any(|t| t.name() == "query-frontend");
     id.backend != Backend::Tempo
-        || !runs_querier
-        || own_frontend
+        || !runs(roles, "querier")
+        || runs(roles, "query-frontend")
         || topology.backend(id.backend).frontend_for(host).is_some()
+}
+
+/// Whether a process running `roles` runs `target` (meta-roles expanded).
+fn runs(roles: &[Role], target: &str) -> bool {
+    roles
+        .iter()
+        .flat_map(|r| r.expand())
+        .any(|t| t.name() == target)
 }
 
 /// Whether a process running `old` must restart to run `new`.
@@ -245,10 +245,7 @@ impl Ctx<'_> {
 
     /// Whether this process runs `target` (meta-roles expanded).
     fn runs(&self, target: &str) -> bool {
-        self.roles
-            .iter()
-            .flat_map(|r| r.expand())
-            .any(|t| t.name() == target)
+        runs(self.roles, target)
     }
 
     /// Whether `target` runs on some host of this backend.

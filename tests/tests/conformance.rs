@@ -7,7 +7,6 @@
 //! line; under CI (`CI=true`) it fails.
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,11 +23,7 @@ enum Outcome {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    lgtm_tests::lab::net::free_local_port().unwrap()
 }
 
 /// A Tempo config on loopback, with its own ports and directories below `dir`.

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -22,11 +22,7 @@ const SECRET: &str = "s3cr3t0f32charactersforthelabxyz";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    lgtm_tests::lab::net::free_local_port().unwrap()
 }
 
 /// A child process, killed on drop.

@@ -27,11 +27,7 @@ fn install() -> (tempfile::TempDir, impl Fn(&str) -> PathBuf) {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    lgtm_tests::lab::net::free_local_port().unwrap()
 }
 
 /// Three free ports as the flags that override the config's.

@@ -82,6 +82,15 @@ impl Slot {
     }
 }
 
+/// A loopback TCP port free right now, for processes a test runs outside any lab host.
+pub fn free_local_port() -> Result<u16, LabError> {
+    let l =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(LabError::io("bind a loopback port"))?;
+    Ok(l.local_addr()
+        .map_err(LabError::io("read a bound port"))?
+        .port())
+}
+
 /// Names of every network link in the root namespace.
 pub fn links() -> Result<Vec<String>, LabError> {
     let out = run(&["ip", "-o", "link", "show"])?;

@@ -90,7 +90,10 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
 
     assign(&lab, "host2", "mimir:distributor");
     assign(&lab, "host3", "mimir:distributor");
+    // A frontend without a scheduler serves only with a querier pulling from it (Mimir's,
+    // Loki's and Tempo's alike): the querier runs beside it.
     assign(&lab, "host4", "mimir:query-frontend");
+    assign(&lab, "host4", "mimir:querier");
     // Bare `gateway`: the gateway of every backend with hosts, here Mimir only.
     assign(&lab, "host1", "gateway");
     for h in ["host1", "host2", "host3", "host4"] {
@@ -138,7 +141,10 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
         let q = http::get(gw.addr(MIMIR_PORT), "/prometheus/api/v1/query?query=up").ok()?;
         (q.status == 200).then_some(q)
     });
-    assert_eq!(q.header("x-lgtm-served-by"), Some("host4/query-frontend"));
+    assert_eq!(
+        q.header("x-lgtm-served-by"),
+        Some("host4/querier,query-frontend")
+    );
     // The stand-ins recorded what they served, with the default tenant.
     for n in [2, 3] {
         let m = http::get(lab.host(n).addr(8080), "/metrics")
