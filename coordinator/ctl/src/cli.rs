@@ -15,10 +15,10 @@ pub const DEFAULT_COORDINATOR: &str = "https://127.0.0.1:7700";
 /// What waiting prints and how it exits, for the commands that wait.
 const WAIT_EXIT: &str = "\
 Waiting (--wait, or `lgtmctl wait`) polls the cluster status until the host's agent reports
-the change applied and every unit of the host's roles active and its backend ready (its
-/ready answers 200; while it does not, the backend's own reason is shown), a removed role's
-unit gone. On a terminal a progress line shows on stderr. Exits 0 when done, 1 when a unit or action
-failed (its error is printed), 4 when the timeout passed.";
+the change applied, every unit of the host's roles active and its backend ready (/ready
+answers 200; until it does, the backend's own reason is shown), and a removed role's unit
+gone. On a terminal a progress line shows on stderr. Exits 0 when done, 1 when a unit or
+action failed (its error is printed), 4 when the timeout passed.";
 
 /// Operate an lgtm cluster (Mimir, Loki and Tempo on systemd hosts) through its coordinator.
 #[derive(Debug, Parser)]

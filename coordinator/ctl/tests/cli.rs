@@ -249,8 +249,14 @@ fn status_table_and_json() {
     );
     assert!(line("host3 ").contains("never reported"), "{out}");
     assert!(line("host3 ").contains("behind"), "{out}");
-    assert!(
-        out.contains("host1  lgtm-mimir.service  active/running  yes"),
+    let unit_line = out
+        .lines()
+        .find(|l| l.starts_with("host1  lgtm-mimir.service "))
+        .unwrap_or_else(|| panic!("no unit line of host1 in\n{out}"));
+    let cells: Vec<&str> = unit_line.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["host1", "lgtm-mimir.service", "active/running", "yes", "0"],
         "{out}"
     );
     assert!(
@@ -401,7 +407,7 @@ fn wait_succeeds_once_the_agent_applied_and_units_are_active() {
     assert_eq!(r.code, 0, "{r:#?}");
     assert_eq!(
         r.stdout,
-        format!("host3 applied index {index}: lgtm-mimir.service active\n")
+        format!("host3 applied index {index}: lgtm-mimir.service active and ready\n")
     );
     assert_eq!(
         r.stderr, "",
