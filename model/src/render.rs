@@ -99,8 +99,7 @@ pub fn render_host(
     };
     processes(&intent.roles)
         .into_iter()
-        .filter(|(id, roles)| startable(topology, host, *id, roles))
-        .map(|(id, roles)| {
+        .filter_map(|(id, roles)| {
             let data_dir = format!("{}/{}", data_root.trim_end_matches('/'), id.instance());
             let store_dir = store_dir(data_root, id.backend);
             let ctx = Ctx {
@@ -113,42 +112,28 @@ pub fn render_host(
                 data_dir: &data_dir,
                 store_dir: &store_dir,
             };
+            if !ctx.startable() {
+                return None;
+            }
             let rendered = match id.backend {
-                Backend::Mimir => mimir::config(&ctx)?,
-                Backend::Loki => loki::config(&ctx)?,
-                Backend::Tempo => tempo::config(&ctx)?,
+                Backend::Mimir => mimir::config(&ctx),
+                Backend::Loki => loki::config(&ctx),
+                Backend::Tempo => tempo::config(&ctx),
             };
-            let config = overlay::apply(id.backend, &ctx.settings(), rendered, &data_dir)?;
-            let config =
-                serde_yaml_ng::to_string(&config).expect("a JSON value always serializes to YAML");
-            Ok(DesiredProcess {
+            let config = rendered
+                .and_then(|r| overlay::apply(id.backend, &ctx.settings(), r, &data_dir))
+                .map(|c| {
+                    serde_yaml_ng::to_string(&c).expect("a JSON value always serializes to YAML")
+                });
+            Some(config.map(|config| DesiredProcess {
                 id,
                 roles,
                 ports: id.ports(),
                 config,
                 data_dir,
-            })
+            }))
         })
         .collect()
-}
-
-/// Whether a process can start with what the cluster has: a Tempo querier refuses to start
-/// without a query-frontend to pull from (only Tempo's `all` finds its own), so until one is
-/// registered the process is left out instead of crash-looping; `lgtmctl status` says why
-/// (see [`crate::consistency`]).
-fn startable(topology: &Topology, host: &HostName, id: ProcessId, roles: &[Role]) -> bool {
-    id.backend != Backend::Tempo
-        || !runs(roles, "querier")
-        || runs(roles, "query-frontend")
-        || topology.backend(id.backend).frontend_for(host).is_some()
-}
-
-/// Whether a process running `roles` runs `target` (meta-roles expanded).
-fn runs(roles: &[Role], target: &str) -> bool {
-    roles
-        .iter()
-        .flat_map(|r| r.expand())
-        .any(|t| t.name() == target)
 }
 
 /// Whether a process running `old` must restart to run `new`.
@@ -245,7 +230,20 @@ impl Ctx<'_> {
 
     /// Whether this process runs `target` (meta-roles expanded).
     fn runs(&self, target: &str) -> bool {
-        runs(self.roles, target)
+        self.roles
+            .iter()
+            .flat_map(|r| r.expand())
+            .any(|t| t.name() == target)
+    }
+
+    /// Whether the process can start with what the cluster has: a Tempo querier refuses to
+    /// start without a query-frontend to pull from, so until one is registered the process
+    /// is left out instead of crash-looping; `lgtmctl status` says why (see
+    /// [`crate::consistency`]).
+    fn startable(&self) -> bool {
+        self.id.backend != Backend::Tempo
+            || !self.runs("querier")
+            || self.frontend_address().is_some()
     }
 
     /// Whether `target` runs on some host of this backend.

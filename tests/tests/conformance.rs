@@ -96,7 +96,7 @@ fn outcome(
 
 /// The real Tempo, or `None` after one line saying why (a failure under CI).
 fn real_tempo() -> Option<std::path::PathBuf> {
-    let ci = std::env::var(binaries::CI_ENV).is_ok_and(|v| v == "true");
+    let ci = binaries::in_ci();
     let found = binaries::real_backends().unwrap().remove(&Backend::Tempo);
     if found.is_none() {
         assert!(

@@ -60,12 +60,16 @@ pub fn find(name: &str) -> Result<PathBuf, LabError> {
 /// Env var that makes a lab test that needs a real backend fail instead of skipping.
 pub const CI_ENV: &str = "CI";
 
+/// Whether this runs under CI (`CI=true`), where a test that cannot run fails.
+pub fn in_ci() -> bool {
+    env::var(CI_ENV).is_ok_and(|v| v == "true")
+}
+
 /// The real backend binaries this machine has: those in `LGTM_BACKEND_BIN_DIR` (any subset of
 /// `mimir`, `loki`, `tempo`), else the ones kept beside the project in
 /// `../shared/real-backends` (unpacked once, checksums verified; see [`unpack_shared`]).
 pub fn real_backends() -> Result<BTreeMap<Backend, PathBuf>, LabError> {
-    if let Some(dir) = env::var_os(BACKEND_BIN_DIR_ENV).filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
+    if let Some(dir) = bin_dir_from_env() {
         let found: BTreeMap<Backend, PathBuf> = Backend::ALL
             .into_iter()
             .map(|b| (b, dir.join(b.as_str())))
@@ -92,7 +96,14 @@ pub fn real_backends() -> Result<BTreeMap<Backend, PathBuf>, LabError> {
 
 /// Whether real backends come only from `LGTM_BACKEND_BIN_DIR`, which makes every lab use them.
 pub fn from_env() -> bool {
-    env::var_os(BACKEND_BIN_DIR_ENV).is_some_and(|d| !d.is_empty())
+    bin_dir_from_env().is_some()
+}
+
+/// The directory `LGTM_BACKEND_BIN_DIR` names, if set and not empty.
+fn bin_dir_from_env() -> Option<PathBuf> {
+    env::var_os(BACKEND_BIN_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Where the real backends beside the project are unpacked: not below /tmp or /var/tmp,

@@ -131,7 +131,7 @@ impl Lab {
     /// Starts a lab, or prints why this machine cannot and returns `None`; panics on failure.
     /// Under CI (`CI=true`) a lab that cannot run, or a real backend that is missing, fails.
     pub fn start_or_skip(spec: LabSpec) -> Option<Lab> {
-        let ci = std::env::var(binaries::CI_ENV).is_ok_and(|v| v == "true");
+        let ci = binaries::in_ci();
         if let Some(why) = unavailable() {
             assert!(!ci, "CI cannot run lab tests: {why}");
             eprintln!("skipping lab test: {why}");
