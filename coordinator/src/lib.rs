@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod readiness;
 pub mod reports;
+pub mod rollout;
 pub mod server;
 pub mod status;
 pub mod store;

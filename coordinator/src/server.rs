@@ -45,6 +45,7 @@ impl App {
             host_ttl,
             shutdown: stopping,
             credentials,
+            rollout_notes: Arc::default(),
         };
         Ok(App {
             router: api::router(state.clone()),
@@ -119,6 +120,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         )));
     }
     helpers.push(tokio::spawn(crate::readiness::expire(app.state.clone())));
+    helpers.push(tokio::spawn(crate::rollout::drive(app.state.clone())));
     let App {
         router,
         state,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use lgtm_model::consistency;
 use lgtm_model::render::RenderError;
-use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness};
+use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness, RolloutStatus};
 use lgtm_model::{Backend, HostName};
 
 use crate::cluster::View;
@@ -25,6 +25,7 @@ pub fn cluster_status(
     view: &View,
     reports: &BTreeMap<HostName, LastReport>,
     ttl: Duration,
+    rollout: RolloutStatus,
 ) -> ClusterStatus {
     let assignments = view.assignments();
     let mut backends: Vec<_> = Backend::ALL
@@ -74,6 +75,7 @@ pub fn cluster_status(
         .collect();
     ClusterStatus {
         index: view.index,
+        rollout,
         backends,
         hosts,
     }

@@ -11,6 +11,8 @@ pub mod gateway;
 pub mod names;
 pub mod process;
 pub mod render;
+pub mod ring;
+pub mod rollout;
 pub mod settings;
 pub mod suggest;
 pub mod topology;

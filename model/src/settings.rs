@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::names::Backend;
+use crate::rollout::Policy;
 use crate::suggest::did_you_mean;
 
 mod tempo;
@@ -88,6 +89,8 @@ pub struct Settings {
     pub tempo: TempoSettings,
     /// Tenant the gateway sends as `X-Scope-OrgID` when a client sends none.
     pub gateway_tenant: String,
+    /// How fast restarts roll out.
+    pub rollout: Policy,
 }
 
 /// The gateway's default tenant, as Canonical's coordinators use it.
@@ -104,6 +107,7 @@ impl Default for Settings {
                 .collect(),
             tempo: TempoSettings::default(),
             gateway_tenant: DEFAULT_GATEWAY_TENANT.into(),
+            rollout: Policy::default(),
         }
     }
 }
@@ -194,6 +198,26 @@ const TEMPO_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Keys of the rollout's pace: (key, help).
+const ROLLOUT_KEYS: &[(&str, &str)] = &[
+    (
+        "rollout.max_parallel",
+        "stateless processes of one backend restarting at once (1-1000; ring members always one at a time)",
+    ),
+    (
+        "rollout.min_healthy_seconds",
+        "seconds a restarted process must stay healthy before the next restarts (0-3600)",
+    ),
+    (
+        "rollout.step_timeout_seconds",
+        "seconds a restarted process may take to become healthy before the rollout pauses (30-86400)",
+    ),
+    (
+        "rollout.check_rings",
+        "true: a restarted ring member must also show every member ACTIVE on its ring page; false where the coordinator cannot reach the backends' HTTP ports",
+    ),
+];
+
 /// Every settings key, in display order.
 pub fn keys() -> Vec<KeySpec> {
     let mut out = vec![
@@ -213,6 +237,11 @@ pub fn keys() -> Vec<KeySpec> {
         help: "X-Scope-OrgID the gateway sends when a client sends none (1-150 of A-Z, a-z, 0-9, '_', '.', '-')",
         secret: false,
     });
+    out.extend(ROLLOUT_KEYS.iter().map(|(key, help)| KeySpec {
+        key: (*key).into(),
+        help,
+        secret: false,
+    }));
     for b in Backend::ALL {
         for (suffix, help, secret) in BACKEND_KEYS {
             out.push(KeySpec {
@@ -255,6 +284,29 @@ fn parse<T: FromStr>(key: &str, value: &str, expected: &str) -> Result<T, Settin
     value
         .parse()
         .map_err(|_| bad(key, format!("'{}' is not {expected}", value.escape_debug())))
+}
+
+/// A whole number in `min..=max`.
+fn number<T: FromStr + TryFrom<u64>>(
+    key: &str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<T, SettingError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            bad(
+                key,
+                format!(
+                    "'{}' is not a whole number from {min} to {max}",
+                    value.escape_debug()
+                ),
+            )
+        })
 }
 
 /// Printable ASCII without spaces or quotes: safe in YAML, unit files and logs.
@@ -442,6 +494,14 @@ impl Settings {
             "cluster.default_backend" => {
                 self.default_backend = value.parse().map_err(|e| bad(k, e))?
             }
+            "rollout.max_parallel" => self.rollout.max_parallel = number(k, value, 1, 1000)?,
+            "rollout.min_healthy_seconds" => {
+                self.rollout.min_healthy_seconds = number(k, value, 0, 3600)?
+            }
+            "rollout.step_timeout_seconds" => {
+                self.rollout.step_timeout_seconds = number(k, value, 30, 86400)?
+            }
+            "rollout.check_rings" => self.rollout.check_rings = parse(k, value, "true or false")?,
             _ => {
                 let (b, rest) = split_backend(k).ok_or_else(|| bad(k, "unknown scope"))?;
                 let s = self.backends.entry(b).or_default();
@@ -487,6 +547,10 @@ impl Settings {
             "cluster.name" => self.cluster_name.clone(),
             "cluster.default_backend" => self.default_backend.to_string(),
             "gateway.tenant" => self.gateway_tenant.clone(),
+            "rollout.max_parallel" => self.rollout.max_parallel.to_string(),
+            "rollout.min_healthy_seconds" => self.rollout.min_healthy_seconds.to_string(),
+            "rollout.step_timeout_seconds" => self.rollout.step_timeout_seconds.to_string(),
+            "rollout.check_rings" => self.rollout.check_rings.to_string(),
             k => {
                 let (b, rest) = split_backend(k).ok_or_else(|| bad(k, "unknown scope"))?;
                 let s = self.backend(b);
@@ -554,6 +618,10 @@ mod tests {
         let cases = [
             ("cluster.name", "prod-eu"),
             ("cluster.default_backend", "loki"),
+            ("rollout.max_parallel", "5"),
+            ("rollout.min_healthy_seconds", "0"),
+            ("rollout.step_timeout_seconds", "900"),
+            ("rollout.check_rings", "false"),
             ("mimir.log_level", "debug"),
             ("mimir.storage.backend", "s3"),
             ("mimir.storage.s3.endpoint", "http://198.18.0.1:9000"),
@@ -599,6 +667,12 @@ mod tests {
                 "invalid value for mimir.log_level: 'loud' is not one of debug",
             ),
             ("mimir.storage.backend", "gcs", "filesystem or s3"),
+            (
+                "rollout.max_parallel",
+                "0",
+                "invalid value for rollout.max_parallel: '0' is not a whole number from 1 to 1000",
+            ),
+            ("rollout.step_timeout_seconds", "5", "from 30 to 86400"),
             (
                 "mimir.storage.s3.bucket",
                 "Bad_Bucket",

@@ -44,6 +44,12 @@ pub mod paths {
     pub const JOIN_TOKENS: &str = "/v1/join-tokens";
     /// `DELETE`: revoke a join token by its id.
     pub const JOIN_TOKEN: &str = "/v1/join-tokens/{id}";
+    /// `GET`: the rollout of restarts ([`super::RolloutStatus`]).
+    pub const ROLLOUT: &str = "/v1/rollout";
+    /// `POST`: pause the rollout ([`super::RolloutPause`]).
+    pub const ROLLOUT_PAUSE: &str = "/v1/rollout/pause";
+    /// `POST`: resume the rollout.
+    pub const ROLLOUT_RESUME: &str = "/v1/rollout/resume";
 }
 
 /// Create a join token.
@@ -381,12 +387,58 @@ pub enum Liveness {
     Unknown,
 }
 
+/// Pause the rollout.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutPause {
+    /// Why, for whoever looks at the status next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Where the rollout of restarts stands: `lgtmctl rollout status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStatus {
+    /// Why it is paused; `None` while it runs.
+    pub paused: Option<String>,
+    /// Processes permitted to restart, not yet healthy long enough.
+    pub restarting: Vec<RolloutProcess>,
+    /// Processes whose restart waits for its turn (their hosts keep the running config).
+    pub waiting: Vec<RolloutProcess>,
+}
+
+/// A process in the rollout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutProcess {
+    /// The host.
+    pub host: HostName,
+    /// The process's unit.
+    pub unit: String,
+    /// Whether it is a ring member (restarts one at a time per backend).
+    pub stateful: bool,
+    /// What it waits for, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl RolloutStatus {
+    /// Whether nothing restarts, waits or is paused.
+    pub fn is_idle(&self) -> bool {
+        self.paused.is_none() && self.restarting.is_empty() && self.waiting.is_empty()
+    }
+}
+
 /// Cluster status: `lgtmctl status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterStatus {
     /// Current cluster index.
     pub index: u64,
+    /// The rollout of restarts.
+    #[serde(default)]
+    pub rollout: RolloutStatus,
     /// Per backend verdict, in `Backend::ALL` order.
     pub backends: Vec<BackendConsistency>,
     /// Per host state, sorted by name.

@@ -83,12 +83,31 @@ pub enum Command {
     /// Wait until a host's agent applied its desired state and its backends are ready.
     #[command(after_help = WAIT_EXIT)]
     Wait(Wait),
+    /// Follow, pause or resume the rollout that restarts processes after a change, one ring
+    /// member at a time.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+/// `rollout ...`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Which processes restart now, which wait for their turn, and whether it is paused.
+    Status,
+    /// Permit no further restart until `rollout resume` (restarts in flight finish).
+    Pause {
+        /// Why, shown in the status.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Permit restarts again after a pause; restarts in flight get a fresh deadline.
+    Resume,
 }
 
 /// `join-token`.

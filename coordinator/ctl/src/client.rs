@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use lgtm_model::wire::{
     ApiError, AssignRequest, AssignResponse, ClusterStatus, ErrorBody, HostRecord, HostRemoved,
-    JoinTokenCreated, JoinTokenRequest, JoinTokenRevoked, RenderedHost, SetSetting, SettingChanged,
-    SettingEntry, UnassignResponse, paths,
+    JoinTokenCreated, JoinTokenRequest, JoinTokenRevoked, RenderedHost, RolloutPause,
+    RolloutStatus, SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
 };
 use lgtm_model::{Backend, HostName};
 use reqwest::{Method, StatusCode, Url};
@@ -199,6 +199,28 @@ impl Client {
         id: &str,
     ) -> Result<Answer<JoinTokenRevoked>, ClientError> {
         self.call(Method::DELETE, paths::JOIN_TOKEN, &[id], NO_BODY, &[])
+            .await
+    }
+
+    /// `GET /v1/rollout`.
+    pub async fn rollout(&self) -> Result<Answer<RolloutStatus>, ClientError> {
+        self.call(Method::GET, paths::ROLLOUT, &[], NO_BODY, &[])
+            .await
+    }
+
+    /// `POST /v1/rollout/pause`.
+    pub async fn pause_rollout(
+        &self,
+        reason: Option<String>,
+    ) -> Result<Answer<RolloutStatus>, ClientError> {
+        let body = RolloutPause { reason };
+        self.call(Method::POST, paths::ROLLOUT_PAUSE, &[], Some(&body), &[])
+            .await
+    }
+
+    /// `POST /v1/rollout/resume`.
+    pub async fn resume_rollout(&self) -> Result<Answer<RolloutStatus>, ClientError> {
+        self.call(Method::POST, paths::ROLLOUT_RESUME, &[], NO_BODY, &[])
             .await
     }
 

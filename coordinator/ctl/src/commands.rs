@@ -10,7 +10,7 @@ use lgtm_model::{HostName, Role, settings};
 
 use crate::cli::{
     AssignRole, Cli, Command, ConfigCommand, ConfigSet, HostCommand, JoinTokenCommand, Output,
-    UnassignRole, Wait, WaitFlags,
+    RolloutCommand, UnassignRole, Wait, WaitFlags,
 };
 use crate::client::{Answer, Client, ClientError};
 use crate::error::CtlError;
@@ -69,6 +69,15 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
             Ok(())
         }
         Command::Wait(w) => wait_cmd(&client, w).await,
+        Command::Rollout(r) => {
+            let a = match r {
+                RolloutCommand::Status => client.rollout().await?,
+                RolloutCommand::Pause { reason } => client.pause_rollout(reason).await?,
+                RolloutCommand::Resume => client.resume_rollout().await?,
+            };
+            print(out, &a, output::rollout(&a.value));
+            Ok(())
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "lgtmctl", &mut std::io::stdout());

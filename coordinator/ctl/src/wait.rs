@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lgtm_model::HostName;
 use lgtm_model::process::{ProcessId, processes};
-use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness};
+use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness, RolloutProcess};
 
 use crate::client::Client;
 use crate::error::CtlError;
@@ -50,6 +50,9 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
             goal.host
         ));
     };
+    if let Some(v) = rollout(status, goal) {
+        return v;
+    }
     let target = goal.index.min(h.desired_index);
     let Some(applied) = h.applied_index else {
         return Verdict::Waiting(format!(
@@ -135,6 +138,44 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
         format!("{} active and ready", needed.join(", "))
     };
     Verdict::Done(format!("{} applied index {applied}: {units}", h.name))
+}
+
+/// A process of the host that the rollout still restarts or holds back: the host has not
+/// converged until the rollout is through with it, and will not while the rollout is paused.
+fn rollout(status: &ClusterStatus, goal: &Goal) -> Option<Verdict> {
+    let r = &status.rollout;
+    let note = |p: &RolloutProcess| {
+        p.note.as_deref().map_or(String::new(), |n| {
+            format!(": {}", n.lines().next().unwrap_or_default())
+        })
+    };
+    if let Some(p) = r.restarting.iter().find(|p| p.host == goal.host) {
+        if let Some(why) = &r.paused {
+            return Some(Verdict::Failed(format!(
+                "{}: {} restarted, and the rollout is paused ({why}); `lgtmctl rollout resume` continues it",
+                p.host, p.unit
+            )));
+        }
+        return Some(Verdict::Waiting(format!(
+            "{}: {} restarting in the rollout{}",
+            p.host,
+            p.unit,
+            note(p)
+        )));
+    }
+    let p = r.waiting.iter().find(|p| p.host == goal.host)?;
+    Some(match &r.paused {
+        Some(why) => Verdict::Failed(format!(
+            "{}: {} waits for its restart, and the rollout is paused ({why}); `lgtmctl rollout resume` continues it",
+            p.host, p.unit
+        )),
+        None => Verdict::Waiting(format!(
+            "{}: {} waits for its turn in the rollout{}",
+            p.host,
+            p.unit,
+            note(p)
+        )),
+    })
 }
 
 fn failed_actions(h: &HostStatus) -> Option<String> {

@@ -375,6 +375,11 @@ fn a_secret_from_stdin_never_appears_in_any_output() {
 fn wait_succeeds_once_the_agent_applied_and_units_are_active() {
     let c = Coordinator::start();
     c.register("host3", "198.18.0.3");
+    // No backend answers here: /ready as reported decides.
+    c.ctl(&["config", "set", "rollout.min_healthy_seconds", "0"])
+        .ok();
+    c.ctl(&["config", "set", "rollout.check_rings", "false"])
+        .ok();
     let r = c
         .ctl(&["assign-role", "host3", "ingester", "-o", "json"])
         .ok();
@@ -427,12 +432,24 @@ fn wait_succeeds_once_the_agent_applied_and_units_are_active() {
     ]);
     // Nobody reports the new index: it times out, after printing the assignment.
     assert_eq!(r.code, 4, "{r:#?}");
-    let next = c.desired_index("host3");
-    c.report(
-        "host3",
-        next,
-        vec![unit("lgtm-mimir.service", "active", None)],
-    );
+    // The querier joins the running Mimir process, so the rollout permits its restart; the
+    // host then reports it running the new config until the rollout is through.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let next = loop {
+        let next = c.desired_index("host3");
+        c.report(
+            "host3",
+            next,
+            vec![unit("lgtm-mimir.service", "active", None)],
+        );
+        let r = c.ctl(&["rollout", "status", "-o", "json"]).ok();
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        if v["waiting"] == serde_json::json!([]) && v["restarting"] == serde_json::json!([]) {
+            break next;
+        }
+        assert!(std::time::Instant::now() < deadline, "rollout stuck: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
     let r = c.ctl(&["assign-role", "host3", "querier", "--wait"]).ok();
     assert!(
         r.stdout.contains(&format!("host3 applied index {next}")),

@@ -25,6 +25,7 @@ mod hosts;
 mod join_tokens;
 mod observe;
 mod rendered;
+mod rollout;
 mod settings;
 
 pub use error::HttpError;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Credentials, checked on every request.
     pub credentials: Arc<Credentials>,
+    /// What the rollout driver last saw of the processes in flight.
+    pub rollout_notes: Arc<crate::rollout::Notes>,
 }
 
 /// The API.
@@ -64,6 +67,9 @@ pub fn router(state: AppState) -> Router {
         .route(paths::SETTING, put(settings::set))
         .route(paths::JOIN_TOKENS, post(join_tokens::create))
         .route(paths::JOIN_TOKEN, delete(join_tokens::revoke))
+        .route(paths::ROLLOUT, get(rollout::show))
+        .route(paths::ROLLOUT_PAUSE, post(rollout::pause))
+        .route(paths::ROLLOUT_RESUME, post(rollout::resume))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

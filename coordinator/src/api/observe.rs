@@ -37,10 +37,10 @@ pub async fn status(
 ) -> Result<Json<ClusterStatus>, HttpError> {
     q.only(&[])?;
     let reports = s.reports.snapshot(Instant::now());
+    let view = s.cluster.view();
+    let rollout = crate::rollout::status(&view, &s.rollout_notes);
     Ok(Json(status::cluster_status(
-        &s.cluster.view(),
-        &reports,
-        s.host_ttl,
+        &view, &reports, s.host_ttl, rollout,
     )))
 }
 

@@ -1,11 +1,12 @@
 //! The cluster's intent in memory (hosts, roles, settings, secrets), the readiness the
 //! gateways follow, and its rendering.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lgtm_model::gateway::{self, GatewayInput, ReadyProcesses};
 use lgtm_model::render::{self, HostIntent, RenderError};
+use lgtm_model::rollout::ProcessKey;
 use lgtm_model::settings::{Secrets, Settings};
 use lgtm_model::topology::Topology;
 use lgtm_model::wire::{DesiredGateway, DesiredProcess};
@@ -36,6 +37,9 @@ pub struct Intent {
     pub hosts: BTreeMap<HostName, HostIntent>,
     /// Ready processes, which gateways route to (not stored: agents report it again).
     pub readiness: Readiness,
+    /// Processes the rollout is about to restart, which gateways stop routing to first
+    /// (stored with the rollout).
+    pub draining: BTreeSet<ProcessKey>,
 }
 
 impl Intent {
@@ -47,7 +51,7 @@ impl Intent {
     /// Renders every host. Pure: the same intent always renders the same content.
     pub fn render_all(&self) -> (Topology, BTreeMap<HostName, Rendered>) {
         let topology = Topology::of(&self.hosts);
-        let ready = self.readiness.effective(&self.hosts);
+        let ready = self.routable();
         let rendered = self
             .hosts
             .keys()
@@ -70,7 +74,7 @@ impl Intent {
             return self.render_all();
         }
         let topology = Topology::of(&self.hosts);
-        let ready = self.readiness.effective(&self.hosts);
+        let ready = self.routable();
         let moved: Vec<Backend> = Backend::ALL
             .into_iter()
             .filter(|b| topology.backend(*b) != prev_topology.backend(*b))
@@ -90,6 +94,17 @@ impl Intent {
             })
             .collect();
         (topology, rendered)
+    }
+
+    /// What gateways route to: ready processes, less those about to restart.
+    fn routable(&self) -> ReadyProcesses {
+        let mut ready = self.readiness.effective(&self.hosts);
+        for key in &self.draining {
+            if let Some(set) = ready.get_mut(&key.host) {
+                set.remove(&key.process);
+            }
+        }
+        ready
     }
 
     fn render(&self, topology: &Topology, ready: &ReadyProcesses, host: &HostName) -> Rendered {

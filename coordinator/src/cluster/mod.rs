@@ -21,12 +21,13 @@ mod intent;
 mod marks;
 pub mod ops;
 mod readiness;
+pub mod rollout;
 mod view;
 
 pub use intent::{HostContent, Intent, Rendered};
-pub use ops::{ChangeError, Op, Reply};
+pub use ops::{ChangeError, Op, Reply, RolloutOp};
 pub use readiness::Readiness;
-pub use view::{HostView, View};
+pub use view::{HostView, RolloutView, View};
 
 /// An accepted operation: the cluster index after it, and the reply.
 #[derive(Clone, Debug)]
@@ -55,6 +56,10 @@ pub enum StartError {
     Thread(#[source] std::io::Error),
     #[error("failed to open the credentials")]
     Credentials(#[from] crate::credentials::CredentialError),
+    #[error(
+        "the stored rollout state is not readable; fix or remove the row of table rollout in the state database"
+    )]
+    Rollout(#[source] serde_json::Error),
 }
 
 struct Job {
@@ -143,8 +148,13 @@ struct Core {
     intent: Intent,
     /// The topology `rendered` was rendered from: the next change compares against it.
     topology: Topology,
+    /// What the intent renders for every host (the rollout's target).
     rendered: BTreeMap<HostName, Rendered>,
+    /// What every host is given: `rendered`, with processes held by the rollout in their
+    /// running version. Marks follow this.
+    published: BTreeMap<HostName, Rendered>,
     marks: BTreeMap<HostName, Mark>,
+    rollout: rollout::Record,
 }
 
 impl Core {
@@ -181,15 +191,27 @@ impl Core {
             intent.hosts.insert(name, intent_host);
         }
         intent.readiness = Readiness::recovered(intent.hosts.keys().cloned());
+        let mut record = match &stored.rollout {
+            Some(text) => rollout::Record::from_json(text).map_err(StartError::Rollout)?,
+            None => rollout::Record::default(),
+        };
+        intent.draining = record.machine.draining();
         let (topology, rendered) = intent.render_all();
+        // What hosts were given is not stored, only what is held back from them: processes
+        // without a hold are taken to run their target already.
+        let (published, held) =
+            rollout::publish_all(&BTreeMap::new(), &BTreeMap::new(), &rendered, &record.held);
+        let held_moved = held != record.held;
+        record.held = held;
         let mut index = stored.index;
-        let (marks, moved) = marks::advance(&prev, &BTreeMap::new(), &rendered, index + 1);
-        if !moved.is_empty() {
+        let (marks, moved) = marks::advance(&prev, &BTreeMap::new(), &published, index + 1);
+        if !moved.is_empty() || held_moved {
             index += 1;
             store.commit(&Commit {
                 index,
                 changes: Vec::new(),
                 marks: moved.clone(),
+                rollout: held_moved.then(|| record.to_json()),
             })?;
             tracing::info!(
                 index,
@@ -203,11 +225,16 @@ impl Core {
             intent,
             topology,
             rendered,
+            published,
             marks,
+            rollout: record,
         })
     }
 
     fn apply(&mut self, op: &Op) -> Result<Applied, ChangeError> {
+        if let Op::Rollout(r) = op {
+            return self.apply_rollout(r);
+        }
         let mut plan = ops::plan(&self.intent, op)?;
         let readiness_moved = plan.next.readiness != self.intent.readiness;
         if plan.changes.is_empty() && !readiness_moved {
@@ -221,12 +248,20 @@ impl Core {
         let (topology, rendered) = plan
             .next
             .rerender(&self.intent, &self.topology, &self.rendered);
-        let (marks, moved) = marks::advance(&self.marks, &self.rendered, &rendered, index);
-        if plan.changes.is_empty() && moved.is_empty() {
+        let (published, held) = rollout::publish_all(
+            &self.rendered,
+            &self.published,
+            &rendered,
+            &self.rollout.held,
+        );
+        let held_moved = held != self.rollout.held;
+        let (marks, moved) = marks::advance(&self.marks, &self.published, &published, index);
+        if plan.changes.is_empty() && moved.is_empty() && !held_moved {
             // Readiness moved without moving any gateway's content: nothing to store.
             self.intent = plan.next;
             self.topology = topology;
             self.rendered = rendered;
+            self.published = published;
             self.marks = marks;
             return Ok(Applied {
                 index: self.index,
@@ -234,11 +269,14 @@ impl Core {
                 reply: plan.reply,
             });
         }
+        let mut record = self.rollout.clone();
+        record.held = held;
         self.store
             .commit(&Commit {
                 index,
                 changes: plan.changes,
                 marks: moved,
+                rollout: held_moved.then(|| record.to_json()),
             })
             .map_err(ChangeError::Store)?;
         if let (Some(host), Some(warnings)) = (target(op), plan.reply.warnings_mut()) {
@@ -248,11 +286,82 @@ impl Core {
         self.intent = plan.next;
         self.topology = topology;
         self.rendered = rendered;
+        self.published = published;
         self.marks = marks;
+        self.rollout = record;
         Ok(Applied {
             index,
             changed: true,
             reply: plan.reply,
+        })
+    }
+
+    /// Records rollout decisions or an operator's pause or resume: released holds give
+    /// their hosts the target version of the process, which moves their marks.
+    fn apply_rollout(&mut self, op: &RolloutOp) -> Result<Applied, ChangeError> {
+        let mut record = self.rollout.clone();
+        let released = match op {
+            RolloutOp::Decide { events, now } => record.decide(events, *now),
+            RolloutOp::Pause { reason, now } => {
+                record.machine.pause(reason.clone(), *now);
+                Vec::new()
+            }
+            RolloutOp::Resume { now } => {
+                record.machine.resume(*now);
+                Vec::new()
+            }
+        };
+        if record == self.rollout {
+            return Ok(Applied {
+                index: self.index,
+                changed: false,
+                reply: Reply::Rollout,
+            });
+        }
+        let index = self.index + 1;
+        // Released hosts are given their target first: what follows is worked out from what
+        // hosts are given, and must not hold the released processes back again.
+        let mut given = self.published.clone();
+        let none = rollout::HostHolds::new();
+        for host in &released {
+            if let Some(Ok(target)) = self.rendered.get(host) {
+                let holds = record.held.get(host).unwrap_or(&none);
+                given.insert(host.clone(), rollout::publish(target, holds));
+            }
+        }
+        // Gateways stop routing to what is about to restart, until it is through.
+        let mut intent = self.intent.clone();
+        intent.draining = record.machine.draining();
+        let (topology, rendered, published) = if intent.draining == self.intent.draining {
+            (self.topology.clone(), self.rendered.clone(), given)
+        } else {
+            let (topology, rendered) =
+                intent.rerender(&self.intent, &self.topology, &self.rendered);
+            let (published, held) =
+                rollout::publish_all(&self.rendered, &given, &rendered, &record.held);
+            record.held = held;
+            (topology, rendered, published)
+        };
+        let (marks, moved) = marks::advance(&self.marks, &self.published, &published, index);
+        self.store
+            .commit(&Commit {
+                index,
+                changes: Vec::new(),
+                marks: moved,
+                rollout: Some(record.to_json()),
+            })
+            .map_err(ChangeError::Store)?;
+        self.index = index;
+        self.intent = intent;
+        self.topology = topology;
+        self.rendered = rendered;
+        self.published = published;
+        self.marks = marks;
+        self.rollout = record;
+        Ok(Applied {
+            index,
+            changed: true,
+            reply: Reply::Rollout,
         })
     }
 
@@ -263,7 +372,7 @@ impl Core {
             .iter()
             .map(|(name, h)| {
                 let rendered = self
-                    .rendered
+                    .published
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| Err(RenderError::UnknownHost(name.clone())));
@@ -284,6 +393,10 @@ impl Core {
             settings: self.intent.settings.clone(),
             secrets_set: self.intent.secrets.keys().cloned().collect(),
             hosts,
+            rollout: Arc::new(RolloutView {
+                machine: self.rollout.machine.clone(),
+                waiting: self.rollout.waiting(),
+            }),
         }
     }
 }

@@ -11,6 +11,7 @@ use lgtm_model::catalog::{GATEWAY, RoleError};
 use lgtm_model::consistency::{self, AssignError, AssignOutcome, StorageError};
 use lgtm_model::process::ProcessId;
 use lgtm_model::render::HostIntent;
+use lgtm_model::rollout::Event;
 use lgtm_model::settings::{self, SettingError};
 use lgtm_model::wire::HostRecord;
 use lgtm_model::{Backend, HostName, Role};
@@ -69,6 +70,32 @@ pub enum Op {
         /// Its ready processes.
         ready: BTreeSet<ProcessId>,
     },
+    /// The rollout decided, or an operator paused or resumed it.
+    Rollout(RolloutOp),
+}
+
+/// A change to the rollout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RolloutOp {
+    /// Decisions of the rollout driver, made at `now` (Unix seconds).
+    Decide {
+        /// The decisions.
+        events: Vec<Event>,
+        /// When.
+        now: u64,
+    },
+    /// An operator pauses it.
+    Pause {
+        /// Why, as the operator said.
+        reason: String,
+        /// When.
+        now: u64,
+    },
+    /// An operator resumes it.
+    Resume {
+        /// When.
+        now: u64,
+    },
 }
 
 impl fmt::Display for Op {
@@ -85,6 +112,11 @@ impl fmt::Display for Op {
             Op::Ready { host, ready } => {
                 write!(f, "readiness of {host}: {} ready", ready.len())
             }
+            Op::Rollout(RolloutOp::Decide { events, .. }) => {
+                write!(f, "rollout: {} decisions", events.len())
+            }
+            Op::Rollout(RolloutOp::Pause { .. }) => f.write_str("rollout: pause"),
+            Op::Rollout(RolloutOp::Resume { .. }) => f.write_str("rollout: resume"),
         }
     }
 }
@@ -126,6 +158,8 @@ pub enum Reply {
     },
     /// Readiness recorded.
     Ready,
+    /// The rollout recorded a decision, a pause or a resume.
+    Rollout,
 }
 
 impl Reply {
@@ -135,7 +169,7 @@ impl Reply {
             Reply::Assigned { warnings, .. }
             | Reply::Unassigned { warnings, .. }
             | Reply::Removed { warnings } => Some(warnings),
-            Reply::Registered(_) | Reply::Set { .. } | Reply::Ready => None,
+            Reply::Registered(_) | Reply::Set { .. } | Reply::Ready | Reply::Rollout => None,
         }
     }
 }
@@ -272,6 +306,8 @@ pub fn plan(intent: &Intent, op: &Op) -> Result<Plan, ChangeError> {
             }
         }
         Op::Set { key, value } => set(&mut next, &mut changes, key, value)?,
+        // Not an intent change: the writer records it apart.
+        Op::Rollout(_) => Reply::Rollout,
         Op::Ready { host, ready } => {
             if next.hosts.contains_key(host) {
                 next.readiness.set(host, ready.clone());

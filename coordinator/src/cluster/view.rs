@@ -2,9 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use lgtm_model::process::ProcessId;
 use lgtm_model::render::RenderError;
+use lgtm_model::rollout::{Rollout, Waiting};
 use lgtm_model::settings::Settings;
 use lgtm_model::wire::{DesiredState, HostRecord};
 use lgtm_model::{HostName, Role};
@@ -22,6 +24,17 @@ pub struct View {
     pub secrets_set: BTreeSet<String>,
     /// Every host.
     pub hosts: BTreeMap<HostName, HostView>,
+    /// The rollout.
+    pub rollout: Arc<RolloutView>,
+}
+
+/// The rollout in a [`View`].
+#[derive(Clone, Debug, Default)]
+pub struct RolloutView {
+    /// Its decisions.
+    pub machine: Rollout,
+    /// Processes waiting for their restart, sorted.
+    pub waiting: Vec<Waiting>,
 }
 
 /// One host in a [`View`].
@@ -35,7 +48,8 @@ pub struct HostView {
     pub roles: Vec<Role>,
     /// Index at which its rendered content last changed.
     pub desired_index: u64,
-    /// Its rendered content, or why it cannot be rendered.
+    /// What it is given (its rendering, with processes the rollout holds back in their
+    /// running version), or why it cannot be rendered.
     pub rendered: Rendered,
     /// Processes its agent last reported ready; `None` before its first report.
     pub ready: Option<BTreeSet<ProcessId>>,

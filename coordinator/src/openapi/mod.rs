@@ -200,6 +200,33 @@ pub const OPERATIONS: &[Operation] = &[
         ok: (200, Some("JoinTokenRevoked")),
         errors: &[400],
     },
+    Operation {
+        method: "get",
+        path: paths::ROLLOUT,
+        summary: "Where the rollout of restarts stands",
+        query: &[],
+        body: None,
+        ok: (200, Some("RolloutStatus")),
+        errors: &[400],
+    },
+    Operation {
+        method: "post",
+        path: paths::ROLLOUT_PAUSE,
+        summary: "Pause the rollout: no further restart is permitted (admin)",
+        query: &[],
+        body: Some("RolloutPause"),
+        ok: (200, Some("RolloutStatus")),
+        errors: &[400, 413, 415],
+    },
+    Operation {
+        method: "post",
+        path: paths::ROLLOUT_RESUME,
+        summary: "Resume the rollout (admin)",
+        query: &[],
+        body: None,
+        ok: (200, Some("RolloutStatus")),
+        errors: &[400],
+    },
 ];
 
 /// Paths anyone may call, without a credential.

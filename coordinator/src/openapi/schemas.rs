@@ -482,11 +482,50 @@ pub fn all() -> Map<String, Value> {
             ),
         ),
         (
+            "RolloutPause",
+            obj(
+                "pause the rollout",
+                &[(
+                    "reason",
+                    json!({ "type": "string", "maxLength": 200, "description": "why, shown in the status" }),
+                    false,
+                )],
+            ),
+        ),
+        (
+            "RolloutProcess",
+            obj(
+                "a process in the rollout",
+                &[
+                    ("host", r("HostName"), true),
+                    ("unit", string("its systemd unit"), true),
+                    (
+                        "stateful",
+                        boolean("a ring member: restarts one at a time per backend"),
+                        true,
+                    ),
+                    ("note", string("what it waits for, when known"), false),
+                ],
+            ),
+        ),
+        (
+            "RolloutStatus",
+            obj(
+                "where the rollout of restarts stands",
+                &[
+                    ("paused", or_null(string("why it is paused")), true),
+                    ("restarting", arr(r("RolloutProcess")), true),
+                    ("waiting", arr(r("RolloutProcess")), true),
+                ],
+            ),
+        ),
+        (
             "ClusterStatus",
             obj(
                 "cluster status",
                 &[
                     ("index", index(), true),
+                    ("rollout", r("RolloutStatus"), true),
                     ("backends", arr(r("BackendConsistency")), true),
                     ("hosts", arr(r("HostStatus")), true),
                 ],

@@ -134,6 +134,23 @@ fn facts() -> HostFacts {
 }
 
 /// A sample of every schema's type: all optional fields set when `full`, unset otherwise.
+fn rollout_process(full: bool) -> RolloutProcess {
+    RolloutProcess {
+        host: "h1".parse().unwrap(),
+        unit: "lgtm-loki-write.service".into(),
+        stateful: full,
+        note: full.then(|| "not ready".into()),
+    }
+}
+
+fn rollout(full: bool) -> RolloutStatus {
+    RolloutStatus {
+        paused: full.then(|| "paused by an operator".into()),
+        restarting: vec![rollout_process(full)],
+        waiting: vec![rollout_process(full)],
+    }
+}
+
 fn samples(full: bool) -> Vec<(&'static str, Value)> {
     let host: lgtm_model::HostName = "h1".parse().unwrap();
     let ing = role("tempo:ingester");
@@ -376,10 +393,19 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
             "ClusterStatus",
             json(&ClusterStatus {
                 index: 7,
+                rollout: rollout(full),
                 backends: vec![],
                 hosts: vec![],
             }),
         ),
+        (
+            "RolloutPause",
+            json(&RolloutPause {
+                reason: full.then(|| "r".into()),
+            }),
+        ),
+        ("RolloutStatus", json(&rollout(full))),
+        ("RolloutProcess", json(&rollout_process(full))),
         ("Health", serde_json::json!({ "status": "ok", "index": 7 })),
     ]
 }
@@ -457,6 +483,9 @@ fn every_reference_resolves_and_paths_are_the_wire_paths() {
         paths::STATUS,
         paths::JOIN_TOKENS,
         paths::JOIN_TOKEN,
+        paths::ROLLOUT,
+        paths::ROLLOUT_PAUSE,
+        paths::ROLLOUT_RESUME,
     ]
     .into();
     assert_eq!(documented, wire);

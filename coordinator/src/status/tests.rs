@@ -87,7 +87,7 @@ fn hosts_and_backends() {
         ..View::default()
     };
     let reports = [(h("current"), report(5, 3)), (h("behind"), report(4, 99))].into();
-    let st = cluster_status(&view, &reports, TTL);
+    let st = cluster_status(&view, &reports, TTL, Default::default());
     assert_eq!(st.index, 9);
     let rows: Vec<_> = st
         .hosts

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[&str] = &[
          idx INTEGER NOT NULL,
          digest TEXT
      ) WITHOUT ROWID;",
+    // 3: the rollout's decisions and the configs it holds back (may contain secrets).
+    "CREATE TABLE rollout (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         state TEXT NOT NULL
+     );",
 ];
 
 /// The schema version this build writes.

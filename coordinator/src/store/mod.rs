@@ -50,6 +50,8 @@ pub struct Stored {
     pub settings: BTreeMap<String, String>,
     /// Secret values by key.
     pub secrets: Secrets,
+    /// The rollout's durable state (JSON, owned by the cluster); `None` when never stored.
+    pub rollout: Option<String>,
 }
 
 /// One change to the cluster's intent.
@@ -87,6 +89,8 @@ pub struct Commit {
     pub changes: Vec<Change>,
     /// Hosts whose desired mark moved.
     pub marks: Vec<(HostName, Mark)>,
+    /// The rollout's new durable state, when it changed.
+    pub rollout: Option<String>,
 }
 
 /// Why the store failed; a failed commit changed nothing.

@@ -145,8 +145,14 @@ impl Store for SqliteStore {
                 .collect::<Result<_, _>>()
                 .map_err(&err)?
         };
+        let rollout: Option<String> = tx
+            .query_row("SELECT state FROM rollout WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(&err)?;
         drop(tx);
-        self.assemble(index, hosts, roles, marks, settings, secrets)
+        let mut stored = self.assemble(index, hosts, roles, marks, settings, secrets)?;
+        stored.rollout = rollout;
+        Ok(stored)
     }
 
     fn commit(&mut self, commit: &Commit) -> Result<(), StoreError> {
@@ -186,6 +192,14 @@ impl Store for SqliteStore {
                 "INSERT INTO desired (host, idx, digest) VALUES (?1, ?2, ?3)
                  ON CONFLICT(host) DO UPDATE SET idx = excluded.idx, digest = excluded.digest",
                 params![host.as_str(), mark.index, mark.digest.map(Digest::to_hex)],
+            )
+            .map_err(err)?;
+        }
+        if let Some(state) = &commit.rollout {
+            tx.execute(
+                "INSERT INTO rollout (id, state) VALUES (1, ?1)
+                 ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                params![state],
             )
             .map_err(err)?;
         }

@@ -169,12 +169,15 @@ impl Agent {
             let report = Report {
                 applied_index: applied.load(Ordering::Relaxed),
                 agent_version: "loadgen".into(),
+                // A simulated host runs no backend: its unit is reported stopped, so a change
+                // that restarts it is released at once (nothing serving is taken away) and the
+                // fan-out measures delivery, not the rollout's pace.
                 units: vec![UnitStatus {
                     unit: self.unit.clone(),
-                    active_state: "active".into(),
-                    sub_state: "running".into(),
-                    main_pid: 4242,
-                    ready: Some(true),
+                    active_state: "inactive".into(),
+                    sub_state: "dead".into(),
+                    main_pid: 0,
+                    ready: None,
                     ..UnitStatus::default()
                 }],
                 actions: Vec::new(),

@@ -13,8 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lgtm_model::Backend;
+use std::net::SocketAddr;
+
 use lgtm_model::render::redact::redact;
+use lgtm_model::{Backend, Role, ring};
 use serde_json::json;
 
 use super::state::{Recorded, Shared};
@@ -25,13 +27,29 @@ pub const SERVED_BY: &str = "x-lgtm-served-by";
 
 type St = State<Arc<Shared>>;
 
-/// Every route of the stand-in's HTTP port.
-pub fn router(state: Arc<Shared>) -> Router {
+/// Every route of the stand-in's HTTP port; `grpc` is the address it shows in its rings.
+pub fn router(state: Arc<Shared>, grpc: SocketAddr) -> Router {
     let services = match state.backend {
         Backend::Tempo => "/status/services",
         _ => "/services",
     };
+    let roles: Vec<Role> = state
+        .modules
+        .iter()
+        .filter_map(|m| format!("{}:{m}", state.backend).parse().ok())
+        .collect();
+    let mut rings = Router::new();
+    for page in ring::pages(&roles) {
+        let id = state
+            .served_by
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        rings = rings.route(page, get(move || ring_page(id.clone(), grpc)));
+    }
     Router::new()
+        .merge(rings)
         .route("/ready", get(ready))
         .route(services, get(services_handler))
         .route(
@@ -56,6 +74,30 @@ pub fn otlp_router(state: Arc<Shared>) -> Router {
         .fallback(otlp)
         .layer(middleware::from_fn_with_state(state.clone(), served_by))
         .with_state(state)
+}
+
+/// A ring page as dskit answers `Accept: application/json`: the stand-in knows no peers, so
+/// its ring is itself, ACTIVE.
+async fn ring_page(id: String, grpc: SocketAddr) -> Response {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let body = json!({
+        "shards": [{
+            "id": id,
+            "state": "ACTIVE",
+            "address": grpc.to_string(),
+            "timestamp": now,
+            "zone": "",
+            "tokens": [],
+        }],
+        "now": now,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Adds `X-Lgtm-Served-By` and the injected delay (test controls are never slowed).

@@ -210,7 +210,7 @@ async fn serve(
     let graceful = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api = axum::serve(bound.http, http::router(shared.clone()))
+    let api = axum::serve(bound.http, http::router(shared.clone(), listen.grpc))
         .with_graceful_shutdown(graceful(stop_rx.clone()));
     let api = tokio::spawn(async move { api.await });
     let otlp = bound.otlp_http.map(|l| {

@@ -13,6 +13,7 @@ mod gateway;
 mod mimir;
 mod offline;
 mod real;
+mod rolling;
 mod rollout;
 mod settings;
 mod storage;

@@ -20,7 +20,7 @@ use lgtm_tests::lab::{Host, Lab, http};
 use super::support::*;
 
 /// Assigns `roles` (qualified) to host `n`.
-fn assign_all(lab: &Lab, n: usize, roles: &[&str]) {
+pub(super) fn assign_all(lab: &Lab, n: usize, roles: &[&str]) {
     for role in roles {
         assign(lab, lab.host(n).name(), role);
     }
@@ -36,7 +36,7 @@ fn wait_ready(lab: &Lab, host: &str) {
 }
 
 /// [`wait_ready`] on every host.
-fn wait_all(lab: &Lab) {
+pub(super) fn wait_all(lab: &Lab) {
     for h in lab.hosts() {
         wait_ready(lab, h.name());
     }
@@ -190,7 +190,7 @@ fn repoll(lab: &Lab, h: &Host) {
 }
 
 /// The process that runs `role` (qualified).
-fn process(role: &str) -> ProcessId {
+pub(super) fn process(role: &str) -> ProcessId {
     ProcessId::for_role(role.parse().unwrap())
 }
 

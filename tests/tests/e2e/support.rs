@@ -33,6 +33,9 @@ fn lab_from(spec: LabSpec, agents: &[usize]) -> Option<Lab> {
     let hosts = spec.hosts;
     let mut lab = Lab::start_or_skip(spec)?;
     lab.start_coordinator().unwrap();
+    // Setups assign roles one after another, each rolling restarts through the cluster: a
+    // short healthy dwell keeps them quick; the rollout tests set their own.
+    ctl_ok(&lab, &["config", "set", "rollout.min_healthy_seconds", "1"]);
     if hosts > 1 {
         lab.start_s3().unwrap();
         for backend in Backend::ALL {

@@ -1,11 +1,13 @@
 //! Pure formatting of the coordinator's answers: no I/O, so every format is unit-tested.
 
 mod rendered;
+mod rollout;
 mod table;
 
 pub mod status;
 
 pub use rendered::rendered;
+pub use rollout::rollout;
 
 use lgtm_model::Role;
 use lgtm_model::consistency::AssignOutcome;

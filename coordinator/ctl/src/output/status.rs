@@ -19,6 +19,10 @@ pub fn status(s: &ClusterStatus) -> String {
         report_ages(&s.hosts)
     ));
     out.push_str(&backends(&s.backends));
+    if !s.rollout.is_idle() {
+        out.push('\n');
+        out.push_str(&super::rollout(&s.rollout));
+    }
     out.push('\n');
     out.push_str(&hosts(&s.hosts));
     let units = units(&s.hosts, true);

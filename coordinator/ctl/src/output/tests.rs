@@ -1,7 +1,10 @@
 //! Formatting tests: fixed inputs, the exact text an operator sees.
 
 use lgtm_model::consistency::{BackendConsistency, Replication};
-use lgtm_model::wire::{ActionResult, ClusterStatus, HostFacts, HostStatus, Liveness, UnitStatus};
+use lgtm_model::wire::{
+    ActionResult, ClusterStatus, HostFacts, HostStatus, Liveness, RolloutProcess, RolloutStatus,
+    UnitStatus,
+};
 use lgtm_model::{Backend, HostName};
 
 use super::*;
@@ -108,6 +111,7 @@ fn sample_status() -> ClusterStatus {
     };
     ClusterStatus {
         index: 14,
+        rollout: RolloutStatus::default(),
         backends: vec![mimir, loki, tempo],
         hosts: vec![h1, h3],
     }
@@ -145,6 +149,7 @@ failed: host1: restart lgtm-mimir.service: job failed
 fn empty_cluster_says_what_to_do() {
     let s = ClusterStatus {
         index: 0,
+        rollout: RolloutStatus::default(),
         backends: vec![],
         hosts: vec![],
     };
@@ -307,4 +312,48 @@ loki.storage.s3.secret_access_key   <set>    help
 "
     );
     assert!(!got.contains("hunter2"));
+}
+
+#[test]
+fn rollout_shows_restarting_then_waiting() {
+    let p = |host: &str, unit: &str, stateful, note: Option<&str>| RolloutProcess {
+        host: host.parse().unwrap(),
+        unit: unit.into(),
+        stateful,
+        note: note.map(Into::into),
+    };
+    let r = RolloutStatus {
+        paused: None,
+        restarting: vec![p(
+            "host1",
+            "lgtm-loki-write.service",
+            true,
+            Some("not ready: /ready answers 503: Ingester not ready\nmore"),
+        )],
+        waiting: vec![
+            p("host2", "lgtm-loki-write.service", true, None),
+            p("host2", "lgtm-loki-read.service", false, None),
+        ],
+    };
+    let want = "\
+rollout: 1 restarting, 2 waiting
+HOST   UNIT                     RING    STATE       NOTE
+host1  lgtm-loki-write.service  member  restarting  not ready: /ready answers 503: Ingester not ready…
+host2  lgtm-loki-write.service  member  waiting     -
+host2  lgtm-loki-read.service   -       waiting     -
+";
+    let got = rollout(&r);
+    assert_eq!(got, want, "got:\n{got}");
+    assert_eq!(
+        rollout(&RolloutStatus::default()),
+        "rollout: idle, nothing waits for a restart\n"
+    );
+    let paused = RolloutStatus {
+        paused: Some("paused by an operator: night".into()),
+        ..RolloutStatus::default()
+    };
+    assert_eq!(
+        rollout(&paused),
+        "rollout PAUSED: paused by an operator: night\n"
+    );
 }

@@ -1,7 +1,7 @@
 //! Table tests of [`decide`]: one status snapshot in, one verdict out.
 
 use lgtm_model::Role;
-use lgtm_model::wire::{ActionResult, UnitStatus};
+use lgtm_model::wire::{ActionResult, RolloutStatus, UnitStatus};
 
 use super::*;
 
@@ -46,9 +46,33 @@ fn host(roles: &[&str], desired: u64, applied: Option<u64>, units: Vec<UnitStatu
 fn cluster(hosts: Vec<HostStatus>) -> ClusterStatus {
     ClusterStatus {
         index: 20,
+        rollout: RolloutStatus::default(),
         backends: Vec::new(),
         hosts,
     }
+}
+
+/// A converged host3 while the rollout restarts or holds one of its processes.
+fn in_rollout(restarting: bool, paused: bool) -> ClusterStatus {
+    let mut c = cluster(vec![host(
+        &["mimir:ingester"],
+        12,
+        Some(12),
+        vec![unit("lgtm-mimir.service", "active", "running", None)],
+    )]);
+    let p = RolloutProcess {
+        host: "host3".parse().expect("name"),
+        unit: "lgtm-mimir.service".into(),
+        stateful: true,
+        note: Some("not ready: /ready answers 503".into()),
+    };
+    if restarting {
+        c.rollout.restarting.push(p);
+    } else {
+        c.rollout.waiting.push(p);
+    }
+    c.rollout.paused = paused.then(|| "paused by an operator".into());
+    c
 }
 
 fn goal(index: u64, gone: &[&str]) -> Goal {
@@ -277,6 +301,32 @@ fn verdicts() {
             cluster(vec![host(&[], 14, Some(14), vec![])]),
             goal(14, &[mimir]),
             Want::Done("host3 applied index 14: no units"),
+        ),
+        (
+            "a process restarting in the rollout",
+            in_rollout(true, false),
+            goal(12, &[]),
+            Want::Waiting(
+                "host3: lgtm-mimir.service restarting in the rollout: not ready: /ready answers 503",
+            ),
+        ),
+        (
+            "a process waiting for its turn",
+            in_rollout(false, false),
+            goal(12, &[]),
+            Want::Waiting("host3: lgtm-mimir.service waits for its turn in the rollout"),
+        ),
+        (
+            "a process waiting while the rollout is paused",
+            in_rollout(false, true),
+            goal(12, &[]),
+            Want::Failed("the rollout is paused (paused by an operator); `lgtmctl rollout resume`"),
+        ),
+        (
+            "a process restarted while the rollout is paused",
+            in_rollout(true, true),
+            goal(12, &[]),
+            Want::Failed("restarted, and the rollout is paused"),
         ),
     ];
     for (name, status, goal, want) in cases {

@@ -45,6 +45,7 @@ fn sample_commit() -> Commit {
                 },
             ),
         ],
+        rollout: Some(r#"{"steps":[],"paused":null}"#.into()),
     }
 }
 
@@ -67,6 +68,7 @@ fn commits_survive_reopen() {
     assert_eq!(got.hosts[&h("h2")].mark.unwrap().digest, None);
     assert_eq!(got.settings["mimir.log_level"], "debug");
     assert_eq!(got.secrets["mimir.storage.s3.secret_access_key"], "s3cr3t");
+    assert_eq!(got.rollout, sample_commit().rollout);
 }
 
 #[test]
@@ -87,6 +89,7 @@ fn upsert_keeps_roles_and_delete_cascades() {
             Change::DeleteSecret("mimir.storage.s3.secret_access_key".into()),
         ],
         marks: vec![(h("h1"), mark(2, b"b"))],
+        rollout: None,
     })
     .unwrap();
     let got = s.load().unwrap();
@@ -158,6 +161,7 @@ fn an_old_schema_is_upgraded_in_place() {
         index: 8,
         changes: vec![],
         marks: vec![(h("h1"), mark(8, b"x"))],
+        rollout: None,
     })
     .unwrap();
     assert_eq!(s.load().unwrap().hosts[&h("h1")].mark, Some(mark(8, b"x")));

@@ -1,0 +1,426 @@
+//! Paced restarts: which running processes may restart now, as a state machine of decisions.
+//!
+//! A change that makes a running process restart does not reach its host at once: the
+//! coordinator keeps giving the host the process's previous config (a *hold*, see
+//! [`holds`]) until the rollout permits the restart. Per backend one *wave* restarts at a
+//! time: a single stateful process (a ring member, so a ring never has two members down
+//! because of lgtm) or up to `max_parallel` stateless ones. A stateful process is only
+//! permitted while every other stateful process of its backend is healthy. A wave is done
+//! when each of its processes has been healthy (it runs the new config, is active, answers
+//! `/ready`, its ring is healthy) for `min_healthy_seconds`; one that is not healthy within
+//! `step_timeout_seconds` pauses the rollout, and nothing else restarts until an operator
+//! resumes it.
+//!
+//! Only decisions are durable ([`Rollout`]: the steps in flight and a pause); health is
+//! observed anew on every tick and handed to [`advance`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{Backend, HostName};
+use crate::process::ProcessId;
+use crate::wire::DesiredProcess;
+
+/// A process on a host: what one step restarts.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProcessKey {
+    /// The host.
+    pub host: HostName,
+    /// The process.
+    pub process: ProcessId,
+}
+
+impl fmt::Display for ProcessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {}", self.process.unit_name(), self.host)
+    }
+}
+
+/// How fast a rollout goes (settings `rollout.*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Stateless processes of one backend restarting at once.
+    pub max_parallel: u32,
+    /// How long a restarted process must stay healthy before the next wave.
+    pub min_healthy_seconds: u64,
+    /// How long a restarted process may take to become healthy before the rollout pauses.
+    pub step_timeout_seconds: u64,
+    /// Whether a restarted ring member's ring page must show every member ACTIVE; off where
+    /// the coordinator cannot reach the backends' HTTP ports (then `/ready` alone decides).
+    pub check_rings: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_parallel: 2,
+            min_healthy_seconds: 10,
+            step_timeout_seconds: 600,
+            check_rings: true,
+        }
+    }
+}
+
+/// The durable state: decisions only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// Restarts permitted and not yet seen healthy long enough, sorted.
+    pub steps: Vec<Step>,
+    /// Set while paused.
+    pub paused: Option<Pause>,
+}
+
+/// A restart permitted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The process.
+    pub key: ProcessKey,
+    /// Whether it is a ring member (restarts one at a time per backend).
+    pub stateful: bool,
+    /// Whether it was healthy when permitted: a process that was not is not waited for
+    /// (restarting it took nothing away).
+    pub was_healthy: bool,
+    /// Whether its new config was released to its host. A healthy process is first taken
+    /// out of the gateways' upstreams, so no request is cut off by its restart.
+    pub released: bool,
+    /// When it was permitted, released (or the rollout resumed), Unix seconds.
+    pub since: u64,
+}
+
+/// Why the rollout stopped permitting restarts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    /// The reason, for `lgtmctl status`.
+    pub reason: String,
+    /// When, Unix seconds.
+    pub at: u64,
+}
+
+/// A process waiting for its restart (it has a hold).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    /// The process.
+    pub key: ProcessKey,
+    /// Whether it is a ring member.
+    pub stateful: bool,
+}
+
+/// A restart permitted on this tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permit {
+    /// The process.
+    pub key: ProcessKey,
+    /// Whether it is a ring member.
+    pub stateful: bool,
+    /// Whether it is healthy now (then its step waits until it is healthy again).
+    pub healthy: bool,
+}
+
+/// A process as observed on this tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// Runs its current config, active, ready, ring healthy, since this Unix second.
+    Healthy {
+        /// First second it was seen healthy without interruption.
+        since: u64,
+    },
+    /// Its agent says it is not (not running, not ready, ring not healthy), and why.
+    Unhealthy(String),
+    /// Not known: its agent is not heard from. Never taken for down: a coordinator cut off
+    /// from its agents must not restart what may well be serving.
+    Unknown(String),
+}
+
+/// What the rollout sees on one tick.
+#[derive(Clone, Debug)]
+pub struct Tick<'a> {
+    /// Unix seconds.
+    pub now: u64,
+    /// Pace.
+    pub policy: Policy,
+    /// Processes waiting for a restart, sorted.
+    pub waiting: &'a [Waiting],
+    /// Every process of the cluster; a process missing here is gone.
+    pub health: &'a BTreeMap<ProcessKey, Health>,
+    /// Which processes are ring members, for the rule that they restart one at a time.
+    pub stateful: &'a BTreeSet<ProcessKey>,
+    /// Permitted processes no gateway sends requests to any more (every gateway host
+    /// applied the upstreams without them).
+    pub drained: &'a BTreeSet<ProcessKey>,
+}
+
+/// Longest wait for the gateways to stop sending a permitted process requests: a gateway
+/// host that does not apply its change in time does not hold the rollout up.
+pub const DRAIN_LIMIT_SECONDS: u64 = 30;
+
+/// A decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The process may restart once the gateways stopped sending it requests.
+    Permit(Permit),
+    /// The gateways stopped sending it requests: its host gets the new config.
+    Release(ProcessKey),
+    /// The process restarted and stayed healthy (or is gone).
+    Done(ProcessKey),
+    /// Stop permitting restarts.
+    Pause(String),
+}
+
+/// The decisions of one tick. Pure: the same state and tick always decide the same.
+pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut busy = BTreeSet::new();
+    let mut pausing = state.paused.is_some();
+    for step in &state.steps {
+        if !step.released {
+            busy.insert(step.key.process.backend);
+            let waited = tick.now.saturating_sub(step.since);
+            let drained = tick.drained.contains(&step.key) || waited >= DRAIN_LIMIT_SECONDS;
+            if drained && state.paused.is_none() {
+                events.push(Event::Release(step.key.clone()));
+            }
+            continue;
+        }
+        match tick.health.get(&step.key) {
+            None => events.push(Event::Done(step.key.clone())),
+            Some(_) if !step.was_healthy => events.push(Event::Done(step.key.clone())),
+            Some(Health::Healthy { since })
+                if tick.now.saturating_sub((*since).max(step.since))
+                    >= tick.policy.min_healthy_seconds =>
+            {
+                events.push(Event::Done(step.key.clone()));
+            }
+            Some(health) => {
+                busy.insert(step.key.process.backend);
+                let late = tick.now.saturating_sub(step.since) >= tick.policy.step_timeout_seconds;
+                if late && !pausing {
+                    pausing = true;
+                    let why = match health {
+                        Health::Unhealthy(why) | Health::Unknown(why) => why.as_str(),
+                        Health::Healthy { .. } => "healthy too briefly",
+                    };
+                    events.push(Event::Pause(format!(
+                        "{} is not healthy {}s after its restart was permitted: {why}; fix it, then `lgtmctl rollout resume`",
+                        step.key, tick.policy.step_timeout_seconds
+                    )));
+                }
+            }
+        }
+    }
+    if pausing {
+        return events;
+    }
+    let in_flight: BTreeSet<&ProcessKey> = state.steps.iter().map(|s| &s.key).collect();
+    for backend in Backend::ALL {
+        if busy.contains(&backend) {
+            continue;
+        }
+        let candidates: Vec<&Waiting> = tick
+            .waiting
+            .iter()
+            .filter(|w| w.key.process.backend == backend && !in_flight.contains(&w.key))
+            .collect();
+        events.extend(wave(&candidates, tick).into_iter().map(Event::Permit));
+    }
+    events
+}
+
+/// The next wave of one backend.
+///
+/// A process that is down anyway restarts at once, whatever its kind: restarting it takes
+/// nothing away, and may be its fix. Of the others, stateless ones go first, up to
+/// `max_parallel` and never the last one up of a kind; then one ring member, while every
+/// other member of its backend is healthy, or every one is down (a backend not serving has
+/// nothing to lose).
+fn wave(candidates: &[&Waiting], tick: &Tick<'_>) -> Vec<Permit> {
+    let healthy = |k: &ProcessKey| matches!(tick.health.get(k), Some(Health::Healthy { .. }));
+    let down = |k: &ProcessKey| matches!(tick.health.get(k), Some(Health::Unhealthy(_)));
+    let permit = |w: &Waiting| Permit {
+        key: w.key.clone(),
+        stateful: w.stateful,
+        healthy: !down(&w.key),
+    };
+    let unknown = |k: &ProcessKey| matches!(tick.health.get(k), Some(Health::Unknown(_)));
+    // A process not heard from waits for its agent: it may be serving, and its restart
+    // could not be watched.
+    let (free, up): (Vec<&Waiting>, Vec<&Waiting>) = candidates
+        .iter()
+        .copied()
+        .filter(|w| !unknown(&w.key))
+        .partition(|w| down(&w.key));
+    let mut out: Vec<Permit> = free.iter().map(|w| permit(w)).collect();
+    // How many of each kind are up (not known to be down), and how many there are.
+    let mut left: BTreeMap<ProcessId, (usize, usize)> = BTreeMap::new();
+    for k in tick.health.keys() {
+        let e = left.entry(k.process).or_default();
+        e.1 += 1;
+        if !down(k) {
+            e.0 += 1;
+        }
+    }
+    let limit = tick.policy.max_parallel.max(1) as usize;
+    let stateless: Vec<Permit> = up
+        .iter()
+        .filter(|w| !w.stateful)
+        .filter(|w| {
+            let (n, total) = left.entry(w.key.process).or_insert((1, 1));
+            let take = *total <= 1 || *n > 1;
+            *n = n.saturating_sub(1);
+            take
+        })
+        .take(limit)
+        .map(|w| permit(w))
+        .collect();
+    if !stateless.is_empty() {
+        out.extend(stateless);
+        return out;
+    }
+    let member = up.iter().filter(|w| w.stateful).find(|w| {
+        let others: Vec<&ProcessKey> = tick
+            .stateful
+            .iter()
+            .filter(|k| k.process.backend == w.key.process.backend && **k != w.key)
+            .collect();
+        others.iter().all(|k| healthy(k)) || others.iter().all(|k| down(k))
+    });
+    out.extend(member.map(|w| permit(w)));
+    out
+}
+
+/// Why a backend's waiting processes are not permitted now, for `lgtmctl rollout status`.
+pub fn blocked(state: &Rollout, tick: &Tick<'_>) -> Option<String> {
+    if let Some(p) = &state.paused {
+        return Some(format!("paused: {}", p.reason));
+    }
+    let events = advance(state, tick);
+    if !state.steps.is_empty() || events.iter().any(|e| matches!(e, Event::Permit(_))) {
+        return None;
+    }
+    let first = tick.waiting.first()?;
+    let down: Vec<String> = tick
+        .stateful
+        .iter()
+        .filter(|k| k.process.backend == first.key.process.backend && **k != first.key)
+        .filter_map(|k| match tick.health.get(k) {
+            Some(Health::Unhealthy(why) | Health::Unknown(why)) => Some(format!("{k}: {why}")),
+            _ => None,
+        })
+        .collect();
+    Some(format!(
+        "{} waits until its ring's other members are healthy ({})",
+        first.key,
+        down.join("; ")
+    ))
+}
+
+impl Rollout {
+    /// Records one decision made at `now`.
+    pub fn apply(&mut self, event: &Event, now: u64) {
+        match event {
+            Event::Permit(p) => {
+                self.steps.retain(|s| s.key != p.key);
+                self.steps.push(Step {
+                    key: p.key.clone(),
+                    stateful: p.stateful,
+                    was_healthy: p.healthy,
+                    // Not in any upstream: nothing to drain.
+                    released: !p.healthy,
+                    since: now,
+                });
+                self.steps.sort_by(|a, b| a.key.cmp(&b.key));
+            }
+            Event::Release(key) => {
+                if let Some(s) = self.steps.iter_mut().find(|s| s.key == *key) {
+                    s.released = true;
+                    s.since = now;
+                }
+            }
+            Event::Done(key) => self.steps.retain(|s| s.key != *key),
+            Event::Pause(reason) => self.pause(reason.clone(), now),
+        }
+    }
+
+    /// Stops permitting restarts (an operator's pause keeps an earlier reason).
+    pub fn pause(&mut self, reason: String, now: u64) {
+        if self.paused.is_none() {
+            self.paused = Some(Pause { reason, at: now });
+        }
+    }
+
+    /// Permits restarts again; steps in flight get a fresh deadline.
+    pub fn resume(&mut self, now: u64) {
+        self.paused = None;
+        for s in &mut self.steps {
+            s.since = now;
+        }
+    }
+
+    /// Processes the gateways must not send requests to: every one in flight, from its
+    /// permit until it has been healthy long enough (readiness reported before its restart
+    /// would put it back too early).
+    pub fn draining(&self) -> BTreeSet<ProcessKey> {
+        self.steps.iter().map(|s| s.key.clone()).collect()
+    }
+
+    /// Permitted processes whose new config waits for the gateways to catch up.
+    pub fn unreleased(&self) -> BTreeSet<ProcessKey> {
+        self.steps
+            .iter()
+            .filter(|s| !s.released)
+            .map(|s| s.key.clone())
+            .collect()
+    }
+
+    /// Whether nothing is in flight and nothing paused.
+    pub fn is_idle(&self) -> bool {
+        self.steps.is_empty() && self.paused.is_none()
+    }
+}
+
+/// Whether a process running `old` must restart to run `new`.
+pub fn restarts(old: &DesiredProcess, new: &DesiredProcess) -> bool {
+    old.roles != new.roles
+        || old.ports != new.ports
+        || old.data_dir != new.data_dir
+        || crate::render::needs_restart(&old.config, &new.config)
+}
+
+/// A host's holds after a change: a process the host was given as `published` that the new
+/// `target` would restart keeps its published version until permitted; a hold whose
+/// process no longer needs a restart to match the target (the change was reverted, or the
+/// process is gone) is dropped.
+pub fn holds(
+    published: &[DesiredProcess],
+    target: &[DesiredProcess],
+    held: &BTreeMap<ProcessId, DesiredProcess>,
+) -> BTreeMap<ProcessId, DesiredProcess> {
+    target
+        .iter()
+        .filter_map(|t| {
+            let running = held
+                .get(&t.id)
+                .or_else(|| published.iter().find(|p| p.id == t.id))?;
+            restarts(running, t).then(|| (t.id, running.clone()))
+        })
+        .collect()
+}
+
+/// What a host is given: its target, with held processes in their held version.
+pub fn publish(
+    target: &[DesiredProcess],
+    held: &BTreeMap<ProcessId, DesiredProcess>,
+) -> Vec<DesiredProcess> {
+    target
+        .iter()
+        .map(|t| held.get(&t.id).unwrap_or(t).clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
