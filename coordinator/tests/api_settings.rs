@@ -84,13 +84,19 @@ async fn settings_change_rendering_and_the_index() {
         )
         .await;
     assert_eq!(set.body, json!({ "key": "loki.log_level", "index": 3 }));
+    // The running Loki must restart for it: the host keeps what it runs until the rollout
+    // (not running in this test) releases it; the rendering shows what it will run.
     let d = api.get("/v1/hosts/h1/desired").await.body;
-    assert_eq!(d["index"], 3);
-    assert!(
-        d["processes"][0]["config"]
-            .as_str()
-            .unwrap()
-            .contains("log_level: debug")
+    assert_eq!(d["index"], 2);
+    let given = d["processes"][0]["config"].as_str().unwrap();
+    assert!(given.contains("log_level: info"), "{given}");
+    let r = api.get("/v1/hosts/h1/rendered").await.body;
+    let target = r["processes"][0]["config"].as_str().unwrap();
+    assert!(target.contains("log_level: debug"), "{target}");
+    let rollout = api.get("/v1/rollout").await.body;
+    assert_eq!(
+        rollout["waiting"][0]["unit"], "lgtm-loki.service",
+        "{rollout}"
     );
     // The same value again is no change.
     let same = api
@@ -109,7 +115,7 @@ async fn settings_change_rendering_and_the_index() {
     )
     .await;
     assert_eq!(api.index().await, 4);
-    assert_eq!(api.get("/v1/hosts/h1/desired").await.body["index"], 3);
+    assert_eq!(api.get("/v1/hosts/h1/desired").await.body["index"], 2);
     assert_eq!(
         entry(&api.get("/v1/settings").await.body, "mimir.log_level")["value"],
         "warn"

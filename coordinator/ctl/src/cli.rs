@@ -198,7 +198,7 @@ pub enum ConfigCommand {
     },
     /// Change one setting.
     Set(ConfigSet),
-    /// Show the configs a host gets (every backend, or one), secret values redacted.
+    /// Show the configs a host runs once the rollout is through with it (every backend, or one), secret values redacted.
     Rendered {
         /// The host.
         host: HostName,

@@ -1,5 +1,6 @@
-//! `GET /v1/hosts/{host}/rendered`: what a host gets, for operators, with every secret value
-//! replaced by `<redacted>` (agents read the unredacted state from `/desired`).
+//! `GET /v1/hosts/{host}/rendered`: what a host runs once the rollout is through with it,
+//! for operators, with every secret value replaced by `<redacted>` (agents read what they
+//! are given now, unredacted, from `/desired`).
 
 use axum::Json;
 use axum::extract::State;
@@ -27,7 +28,7 @@ pub async fn rendered(
         })
         .transpose()?;
     let view = s.cluster.view();
-    let state = match view.desired(&host) {
+    let state = match view.target(&host) {
         None => return Err(HttpError::unknown_host(&host)),
         Some(state) => state?,
     };

@@ -377,7 +377,13 @@ impl Core {
                     .cloned()
                     .unwrap_or_else(|| Err(RenderError::UnknownHost(name.clone())));
                 let desired_index = self.marks.get(name).map_or(self.index, |m| m.index);
+                let target = self
+                    .rendered
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| Err(RenderError::UnknownHost(name.clone())));
                 let host = HostView {
+                    target,
                     address: h.address,
                     data_root: h.data_root.clone(),
                     roles: h.roles.clone(),

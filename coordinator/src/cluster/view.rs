@@ -51,6 +51,8 @@ pub struct HostView {
     /// What it is given (its rendering, with processes the rollout holds back in their
     /// running version), or why it cannot be rendered.
     pub rendered: Rendered,
+    /// What it runs once the rollout is through with it: its rendering.
+    pub target: Rendered,
     /// Processes its agent last reported ready; `None` before its first report.
     pub ready: Option<BTreeSet<ProcessId>>,
 }
@@ -80,6 +82,22 @@ impl View {
         let h = self.hosts.get(host)?;
         Some(
             h.rendered
+                .as_ref()
+                .map_err(Clone::clone)
+                .map(|c| DesiredState {
+                    host: host.clone(),
+                    index: h.desired_index,
+                    processes: c.processes.clone(),
+                    gateway: c.gateway.clone(),
+                }),
+        )
+    }
+
+    /// What `host` runs once the rollout is through with it (as [`View::desired`]).
+    pub fn target(&self, host: &HostName) -> Option<Result<DesiredState, RenderError>> {
+        let h = self.hosts.get(host)?;
+        Some(
+            h.target
                 .as_ref()
                 .map_err(Clone::clone)
                 .map(|c| DesiredState {

@@ -34,6 +34,7 @@ fn host(roles: &[&str], desired_index: u64, rendered: Rendered) -> HostView {
         data_root: Some("/d".into()),
         roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
         desired_index,
+        target: rendered.clone(),
         rendered,
         ready: None,
     }
