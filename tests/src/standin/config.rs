@@ -151,6 +151,18 @@ fn addr(v: &Value, path: &[&str]) -> Result<IpAddr, ConfigError> {
     }
 }
 
+/// The first `instance_addr` anywhere in the config: the address rings show the process at.
+pub fn instance_addr(v: &Value) -> Option<IpAddr> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, v)| match (k.as_str(), v) {
+            ("instance_addr", Value::String(s)) => s.parse().ok(),
+            _ => instance_addr(v),
+        }),
+        Value::Array(a) => a.iter().find_map(instance_addr),
+        _ => None,
+    }
+}
+
 /// The backend's default HTTP port.
 pub fn default_http_port(backend: Backend) -> u16 {
     match backend {
@@ -239,6 +251,16 @@ mod tests {
     fn inv(backend: Backend, args: &[&str]) -> Invocation {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         parse_cli(backend, &args).unwrap()
+    }
+
+    #[test]
+    fn rings_show_the_instance_address() {
+        let v: Value = serde_json::json!({
+            "server": {"grpc_listen_port": 9095},
+            "ingester": {"ring": {"instance_addr": "198.18.0.2"}},
+        });
+        assert_eq!(instance_addr(&v), Some("198.18.0.2".parse().unwrap()));
+        assert_eq!(instance_addr(&serde_json::json!({"server": {}})), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod targets;
 pub mod wiring;
 pub mod workers;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,7 +211,12 @@ async fn serve(
     let graceful = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api = axum::serve(bound.http, http::router(shared.clone(), listen.grpc))
+    // Rings show a member at its instance address, as upstream advertises it.
+    let member = SocketAddr::new(
+        config::instance_addr(&config_value).unwrap_or(listen.grpc.ip()),
+        listen.grpc.port(),
+    );
+    let api = axum::serve(bound.http, http::router(shared.clone(), member))
         .with_graceful_shutdown(graceful(stop_rx.clone()));
     let api = tokio::spawn(async move { api.await });
     let otlp = bound.otlp_http.map(|l| {
