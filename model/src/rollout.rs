@@ -187,9 +187,15 @@ pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
             }
             continue;
         }
+        let changed_again = tick.waiting.iter().any(|w| w.key == step.key);
         match tick.health.get(&step.key) {
             None => events.push(Event::Done(step.key.clone())),
             Some(_) if !step.was_healthy => events.push(Event::Done(step.key.clone())),
+            // Down after its restart and changed again (the operator's fix): waiting for it
+            // would hold the fix back; down, it restarts at once.
+            Some(Health::Unhealthy(_)) if changed_again => {
+                events.push(Event::Done(step.key.clone()));
+            }
             Some(Health::Healthy { since })
                 if tick.now.saturating_sub((*since).max(step.since))
                     >= tick.policy.min_healthy_seconds =>

@@ -80,37 +80,29 @@ impl View {
     /// A host's desired state: `None` for an unknown host, the render error when it has one.
     pub fn desired(&self, host: &HostName) -> Option<Result<DesiredState, RenderError>> {
         let h = self.hosts.get(host)?;
-        Some(
-            h.rendered
-                .as_ref()
-                .map_err(Clone::clone)
-                .map(|c| DesiredState {
-                    host: host.clone(),
-                    index: h.desired_index,
-                    processes: c.processes.clone(),
-                    gateway: c.gateway.clone(),
-                }),
-        )
+        Some(state(host, h.desired_index, &h.rendered))
     }
 
     /// What `host` runs once the rollout is through with it (as [`View::desired`]).
     pub fn target(&self, host: &HostName) -> Option<Result<DesiredState, RenderError>> {
         let h = self.hosts.get(host)?;
-        Some(
-            h.target
-                .as_ref()
-                .map_err(Clone::clone)
-                .map(|c| DesiredState {
-                    host: host.clone(),
-                    index: h.desired_index,
-                    processes: c.processes.clone(),
-                    gateway: c.gateway.clone(),
-                }),
-        )
+        Some(state(host, h.desired_index, &h.target))
     }
 
     /// The index at which `host`'s desired state last changed.
     pub fn desired_index(&self, host: &HostName) -> Option<u64> {
         self.hosts.get(host).map(|h| h.desired_index)
     }
+}
+
+fn state(host: &HostName, index: u64, content: &Rendered) -> Result<DesiredState, RenderError> {
+    content
+        .as_ref()
+        .map_err(Clone::clone)
+        .map(|c| DesiredState {
+            host: host.clone(),
+            index,
+            processes: c.processes.clone(),
+            gateway: c.gateway.clone(),
+        })
 }

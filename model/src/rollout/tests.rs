@@ -200,6 +200,15 @@ fn decisions_table() {
             want: vec![],
         },
         Case {
+            name: "a step down after its restart and changed again ends: the fix goes through",
+            steps: vec![step("h1", DIST, 45)],
+            paused: false,
+            waiting: vec![waiting("h1", DIST)],
+            unhealthy: vec![key("h1", DIST)],
+            now: 50,
+            want: vec![Event::Done(key("h1", DIST))],
+        },
+        Case {
             name: "a step of a process that is gone is done",
             steps: vec![step("h9", ING, 40)],
             paused: false,

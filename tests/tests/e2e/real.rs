@@ -26,6 +26,19 @@ pub(super) fn assign_all(lab: &Lab, n: usize, roles: &[&str]) {
     }
 }
 
+/// Loki simple-scalable on three hosts: write on all (replication factor 3), read on host1
+/// and host2, backend on host1 and host3, the gateway on host1; every host ready.
+pub(super) fn simple_scalable_on_three(lab: &Lab) {
+    assign_all(
+        lab,
+        1,
+        &["loki:write", "loki:read", "loki:backend", "loki:gateway"],
+    );
+    assign_all(lab, 2, &["loki:write", "loki:read"]);
+    assign_all(lab, 3, &["loki:write", "loki:backend"]);
+    wait_all(lab);
+}
+
 /// How long a real backend may take to get ready: a Tempo compactor waits a minute for its
 /// ring to settle, ingesters 15 s after joining, and every change before it restarts them.
 const READY_ARG: &str = "600s";
@@ -255,14 +268,7 @@ fn real_loki_simple_scalable_keeps_every_line_across_flush_and_rolling_restarts(
     let Some(lab) = real_lab(3, &[Backend::Loki]) else {
         return;
     };
-    assign_all(
-        &lab,
-        1,
-        &["loki:write", "loki:read", "loki:backend", "loki:gateway"],
-    );
-    assign_all(&lab, 2, &["loki:write", "loki:read"]);
-    assign_all(&lab, 3, &["loki:write", "loki:backend"]);
-    wait_all(&lab);
+    simple_scalable_on_three(&lab);
     let status = cluster_status(&lab);
     let loki = status
         .backends

@@ -14,7 +14,7 @@ use lgtm_model::wire::RolloutStatus;
 use lgtm_tests::clients::loki::{self, Stream};
 use lgtm_tests::lab::{Host, Lab};
 
-use super::real::{assign_all, process, wait_all};
+use super::real::{process, simple_scalable_on_three, wait_all};
 use super::support::*;
 
 /// What the load saw while it ran.
@@ -115,14 +115,7 @@ fn real_loki_restarts_roll_one_write_process_at_a_time_under_load_and_pause_on_f
         &lab,
         &["config", "set", "rollout.step_timeout_seconds", "60"],
     );
-    assign_all(
-        &lab,
-        1,
-        &["loki:write", "loki:read", "loki:backend", "loki:gateway"],
-    );
-    assign_all(&lab, 2, &["loki:write", "loki:read"]);
-    assign_all(&lab, 3, &["loki:write", "loki:backend"]);
-    wait_all(&lab);
+    simple_scalable_on_three(&lab);
     rollout_idle(&lab, Duration::from_secs(600));
     let gw = lab.host(1).addr(LOKI_PORT);
     let write = process("loki:write").unit_name();
