@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lgtm_model::rollout::{self, Event, Health, ProcessKey, Tick};
 use lgtm_model::wire::{DesiredProcess, Report, RolloutProcess, RolloutStatus};
@@ -63,13 +63,6 @@ pub fn status(view: &View, notes: &Notes) -> RolloutStatus {
     }
 }
 
-/// Unix seconds.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Runs until the coordinator stops.
 pub async fn drive(state: AppState) {
     let http = match reqwest::Client::builder()
@@ -102,7 +95,7 @@ async fn tick(state: &AppState, http: &reqwest::Client, since: &mut HashMap<Proc
         since.clear();
         return;
     }
-    let now = unix_now();
+    let now = crate::credentials::now();
     let reports = state.reports.snapshot(Instant::now());
     let concerned: BTreeSet<Backend> = r
         .waiting

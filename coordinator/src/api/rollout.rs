@@ -7,7 +7,8 @@ use lgtm_model::wire::{RolloutPause, RolloutStatus};
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, HttpError};
 use crate::cluster::{Op, RolloutOp};
-use crate::rollout::{self, unix_now};
+use crate::credentials::now as unix_now;
+use crate::rollout;
 
 /// Longest pause reason kept.
 const MAX_REASON: usize = 200;
