@@ -75,6 +75,7 @@ pub fn cluster_status(
         .collect();
     ClusterStatus {
         index: view.index,
+        intent_index: view.intent_index,
         rollout,
         backends,
         hosts,

@@ -74,9 +74,10 @@ async fn render_errors_are_409_naming_the_fix() {
     assert!(e.message().contains("start lgtm-agent"), "{}", e.message());
     assert_eq!(e.field(), "host");
     api.register("h1", "198.18.0.2").await;
+    // Forced: moving a deployed backend's storage is refused otherwise.
     api.call(
         "PUT",
-        "/v1/settings/mimir.storage.backend",
+        "/v1/settings/mimir.storage.backend?force=true",
         json!({ "value": "s3" }),
     )
     .await;

@@ -102,10 +102,12 @@ async fn unassign_rules() {
         .await;
     assert_eq!(
         (stateful.status, stateful.code()),
-        (StatusCode::CONFLICT, "stateful_role")
+        (StatusCode::CONFLICT, "ring_quorum")
     );
     assert!(
-        stateful.message().contains("holds data"),
+        stateful
+            .message()
+            .contains("needs 1 ready member to accept writes"),
         "{}",
         stateful.message()
     );

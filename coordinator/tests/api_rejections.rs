@@ -288,12 +288,12 @@ fn cases() -> Vec<Case> {
             "printable characters",
         ),
         case(
-            "stateful unassign",
+            "unassigning the last ring member",
             "DELETE",
             "/v1/hosts/h2/roles/tempo:all",
             "",
         )
-        .want(409, "stateful_role", Some("force"), "holds data"),
+        .want(409, "ring_quorum", Some("force"), "to accept writes"),
         case(
             "a filesystem backend on a second host",
             "POST",
@@ -304,7 +304,7 @@ fn cases() -> Vec<Case> {
             409,
             "filesystem_storage_multi_host",
             Some("host"),
-            "tempo stores data on the local filesystem, which only works on a single host (h2); set tempo.storage.backend to s3",
+            "tempo stores data on the local filesystem, which only works on a single host (h2); move it to object storage before adding h3",
         ),
         case(
             "filesystem storage for a backend on two hosts",

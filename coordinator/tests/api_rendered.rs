@@ -22,9 +22,7 @@ async fn put(api: &Api, key: &str, value: &str) -> common::Answer {
 /// h1 runs Loki on S3 with an overlay and a Tempo distributor.
 async fn cluster() -> Api {
     let api = Api::new();
-    api.register("h1", "198.18.0.2").await;
-    api.assign("h1", "loki:all").await;
-    api.assign("h1", "tempo:distributor").await;
+    // Storage before roles: moving a deployed backend's storage is refused.
     for (k, v) in [
         ("loki.storage.backend", "s3"),
         ("loki.storage.s3.endpoint", "http://198.18.0.1:9000"),
@@ -40,6 +38,9 @@ async fn cluster() -> Api {
         let a = put(&api, k, v).await;
         assert_eq!(a.status, StatusCode::OK, "{k}: {:?}", a.body);
     }
+    api.register("h1", "198.18.0.2").await;
+    api.assign("h1", "loki:all").await;
+    api.assign("h1", "tempo:distributor").await;
     api
 }
 

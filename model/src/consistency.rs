@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{ProcessModel, Replicated, Role, catalog};
 use crate::names::{Backend, HostName};
 use crate::process::ProcessId;
-use crate::settings::StorageKind;
+use crate::settings::{BackendSettings, StorageKind};
 
 /// Hosts needed before a replicated ring runs with [`FULL_REPLICATION`].
 pub const REPLICATION_MIN_HOSTS: usize = 3;
@@ -218,7 +218,7 @@ pub fn check_assign(
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
     #[error(
-        "{backend} stores data on the local filesystem, which only works on a single host ({on}); set {backend}.storage.backend to s3 (`lgtmctl config set {backend}.storage.backend s3`, with {backend}.storage.s3.*) before adding {host}"
+        "{backend} stores data on the local filesystem, which only works on a single host ({on}); move it to object storage before adding {host}: set {backend}.storage.s3.*, then `lgtmctl config set {backend}.storage.backend s3 --force` (what {on} stored on its filesystem stays there)"
     )]
     AssignToSecondHost {
         /// The backend.
@@ -238,6 +238,37 @@ pub enum StorageError {
         count: usize,
         /// Those hosts, comma-separated.
         hosts: String,
+    },
+    #[error(
+        "{backend} runs on {hosts} and keeps its data in {from}; this change moves its storage to {to}, which would leave that data behind where {backend} no longer finds it. Copy the data over first, then repeat with force=true (`lgtmctl config set ... --force`); or repeat with force=true to start empty"
+    )]
+    Move {
+        /// The backend.
+        backend: Backend,
+        /// Its hosts, comma-separated.
+        hosts: String,
+        /// Where its data is now.
+        from: String,
+        /// Where the change would put it.
+        to: String,
+    },
+    #[error(
+        "{backend} stores data on the local filesystem, which only works on a single host; switch it on one host, or set {backend}.storage.backend to s3 first"
+    )]
+    SwitchToSeveralHosts {
+        /// The backend.
+        backend: Backend,
+    },
+    #[error(
+        "{backend} keeps its data on the local filesystem of {from}; placing it on {to} instead would leave that data behind, where {backend} no longer finds it. Switch it on {from}"
+    )]
+    SwitchAway {
+        /// The backend.
+        backend: Backend,
+        /// The host its data is on.
+        from: HostName,
+        /// The hosts asked for, comma-separated.
+        to: String,
     },
 }
 
@@ -280,6 +311,72 @@ pub fn check_assign_storage(
     }
 }
 
+/// Checks placing `backend`, which runs on `before`, on `after` instead: a backend storing
+/// on the local filesystem stays on one host, the one that has its data.
+pub fn check_switch_storage(
+    backend: Backend,
+    storage: StorageKind,
+    before: &BTreeSet<HostName>,
+    after: &BTreeSet<HostName>,
+) -> Result<(), StorageError> {
+    if storage != StorageKind::Filesystem {
+        return Ok(());
+    }
+    if after.len() > 1 {
+        return Err(StorageError::SwitchToSeveralHosts { backend });
+    }
+    match before.iter().find(|h| !after.contains(*h)) {
+        Some(from) => Err(StorageError::SwitchAway {
+            backend,
+            from: from.clone(),
+            to: host_list(after),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Where a backend's settings keep its data, in words; `None` for S3 without its bucket or
+/// endpoint (nothing renders, so nothing was stored there).
+fn data_home(s: &BackendSettings) -> Option<String> {
+    match (s.storage, &s.s3.bucket, &s.s3.endpoint) {
+        (StorageKind::Filesystem, _, _) => Some("the local filesystem".to_owned()),
+        (StorageKind::S3, Some(bucket), Some(endpoint)) => {
+            Some(format!("bucket {bucket} at {endpoint}"))
+        }
+        (StorageKind::S3, _, _) => None,
+    }
+}
+
+/// Checks a settings change of `backend` from `before` to `after` while it runs on `hosts`:
+/// moving where its data lives (storage kind, or the S3 endpoint or bucket in use) would
+/// leave what it stored behind.
+pub fn check_storage_move(
+    backend: Backend,
+    before: &BackendSettings,
+    after: &BackendSettings,
+    hosts: &BTreeSet<HostName>,
+) -> Result<(), StorageError> {
+    let (Some(from), to) = (data_home(before), data_home(after)) else {
+        return Ok(());
+    };
+    if hosts.is_empty() || to.as_ref() == Some(&from) {
+        return Ok(());
+    }
+    let to = to.unwrap_or_else(|| "S3 (its bucket or endpoint not set yet)".to_owned());
+    Err(StorageError::Move {
+        backend,
+        hosts: host_list(hosts),
+        from,
+        to,
+    })
+}
+
+/// Hosts as an error message names them: `h1, h2`.
+fn host_list(hosts: &BTreeSet<HostName>) -> String {
+    let names: Vec<&str> = hosts.iter().map(HostName::as_str).collect();
+    names.join(", ")
+}
+
 /// Checks switching `backend` to `storage` with the current assignments.
 pub fn check_storage_change(
     backend: Backend,
@@ -291,11 +388,7 @@ pub fn check_storage_change(
         return Err(StorageError::FilesystemOnSeveralHosts {
             backend,
             count: hosts.len(),
-            hosts: hosts
-                .iter()
-                .map(HostName::as_str)
-                .collect::<Vec<_>>()
-                .join(", "),
+            hosts: host_list(&hosts),
         });
     }
     Ok(())
@@ -618,8 +711,8 @@ mod tests {
         assert!(
             e.starts_with(
                 "mimir stores data on the local filesystem, which only works on a single host (h1)"
-            ) && e.contains("`lgtmctl config set mimir.storage.backend s3`")
-                && e.ends_with("before adding h2"),
+            ) && e.contains("before adding h2")
+                && e.contains("`lgtmctl config set mimir.storage.backend s3 --force`"),
             "{e}"
         );
         // A first host, or S3: fine.

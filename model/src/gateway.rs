@@ -20,6 +20,7 @@ use crate::catalog::Role;
 use crate::names::{Backend, HostName};
 use crate::process::ProcessId;
 use crate::render::{HostIntent, socket};
+use crate::rollout::ProcessKey;
 use crate::settings::{DEFAULT_GATEWAY_TENANT, Settings};
 use crate::wire::DesiredGateway;
 
@@ -189,6 +190,9 @@ pub struct GatewayInput<'a> {
     pub hosts: &'a BTreeMap<HostName, HostIntent>,
     /// Ready processes per host.
     pub ready: &'a ReadyProcesses,
+    /// Ring members leaving, with the roles they run: held by the rollout until it lets
+    /// them drain, they serve (while ready) though their roles are gone from the hosts'.
+    pub retiring: &'a BTreeMap<ProcessKey, Vec<Role>>,
 }
 
 /// The gateway `host` runs, or `None` when it has no gateway role.
@@ -204,25 +208,28 @@ pub fn render(input: GatewayInput<'_>, host: &HostName) -> Option<DesiredGateway
 
 /// `addr:port` of every ready process of `backend` that runs `target`, sorted.
 fn servers(input: GatewayInput<'_>, backend: Backend, target: &str, port: Port) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    for (name, host) in input.hosts {
-        let (Some(addr), Some(ready)) = (host.address, input.ready.get(name)) else {
-            continue;
-        };
-        for role in host
-            .roles
+    let runs = |r: &Role| r.backend() == backend && r.expand().iter().any(|t| t.name() == target);
+    let assigned = input.hosts.iter().flat_map(|(name, host)| {
+        host.roles
             .iter()
-            .filter(|r| r.backend() == backend && !r.is_gateway())
-            .filter(|r| r.expand().iter().any(|t| t.name() == target))
-        {
-            let process = ProcessId::for_role(*role);
-            if ready.contains(&process) {
-                let port = match port {
-                    Port::Http => process.ports().http,
-                    Port::Fixed(p) => p,
-                };
-                out.insert(socket(addr, port));
-            }
+            .filter(|r| !r.is_gateway() && runs(r))
+            .map(move |r| (name, ProcessId::for_role(*r)))
+    });
+    let leaving = input
+        .retiring
+        .iter()
+        .filter(|(_, roles)| roles.iter().any(runs))
+        .map(|(k, _)| (&k.host, k.process));
+    let mut out = BTreeSet::new();
+    for (name, process) in assigned.chain(leaving) {
+        let addr = input.hosts.get(name).and_then(|h| h.address);
+        let ready = input.ready.get(name).is_some_and(|r| r.contains(&process));
+        if let (Some(addr), true) = (addr, ready) {
+            let port = match port {
+                Port::Http => process.ports().http,
+                Port::Fixed(p) => p,
+            };
+            out.insert(socket(addr, port));
         }
     }
     out.into_iter().collect()

@@ -78,6 +78,7 @@ fn golden_every_backend() {
         settings: &settings,
         hosts: &hosts,
         ready: &ready,
+        retiring: &BTreeMap::new(),
     };
     let gw = render(input, &h("gw1")).unwrap();
     assert_eq!(gw.backends, Backend::ALL.to_vec());
@@ -102,6 +103,7 @@ fn golden_mimir_only_with_a_tenant() {
         settings: &settings,
         hosts: &hosts,
         ready: &ready,
+        retiring: &BTreeMap::new(),
     };
     golden(
         "gateway-mimir.conf",
@@ -118,6 +120,7 @@ fn upstreams_follow_readiness() {
             settings: &settings,
             hosts: &hosts,
             ready,
+            retiring: &BTreeMap::new(),
         };
         render(input, &h("gw1")).unwrap().config
     };
@@ -153,6 +156,7 @@ fn hosts_without_a_gateway_role_render_none() {
         settings: &settings,
         hosts: &hosts,
         ready: &ready,
+        retiring: &BTreeMap::new(),
     };
     assert_eq!(render(input, &h("h2")), None);
     assert_eq!(render(input, &h("nope")), None);
@@ -171,6 +175,7 @@ fn a_hostile_tenant_never_reaches_the_file() {
         settings: &settings,
         hosts: &hosts,
         ready: &ready,
+        retiring: &BTreeMap::new(),
     };
     let conf = render(input, &h("gw1")).unwrap().config;
     assert!(!conf.contains("listen 1;") && conf.contains("'' anonymous;"));
@@ -202,4 +207,44 @@ fn every_route_names_a_target_of_its_backend() {
             }
         }
     }
+}
+
+/// A ring member leaving (its role gone, held by the rollout until it may drain) keeps its
+/// place in the upstreams while it is ready: a switch from `all` to new processes that are
+/// not ready yet does not leave the gateway without a distributor.
+#[test]
+fn a_retiring_process_serves_until_it_drains() {
+    let hosts = hosts(&[
+        ("gw1", "198.18.0.2", &["loki:gateway"]),
+        ("h2", "198.18.0.3", &["loki:write"]),
+    ]);
+    let settings = Settings::default();
+    let all: Role = "loki:all".parse().unwrap();
+    let all_id = ProcessId::for_role(all);
+    let retiring = BTreeMap::from([(
+        ProcessKey {
+            host: h("gw1"),
+            process: all_id,
+        },
+        vec![all],
+    )]);
+    let conf = |ready: &ReadyProcesses| {
+        let input = GatewayInput {
+            settings: &settings,
+            hosts: &hosts,
+            ready,
+            retiring: &retiring,
+        };
+        render(input, &h("gw1")).unwrap().config
+    };
+    let all_server = format!("server 198.18.0.2:{} ", all_id.ports().http);
+    let ready = BTreeMap::from([(h("gw1"), BTreeSet::from([all_id]))]);
+    let c = conf(&ready);
+    assert!(c.contains(&all_server), "{c}");
+    assert!(!c.contains("no ready host runs distributor"), "{c}");
+    let c = conf(&BTreeMap::new());
+    assert!(
+        !c.contains(&all_server) && c.contains("no ready host runs"),
+        "{c}"
+    );
 }

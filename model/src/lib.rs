@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod consistency;
+pub mod drain;
 pub mod gateway;
 pub mod names;
 pub mod process;

@@ -156,6 +156,45 @@ pub fn needs_restart(old: &str, new: &str) -> bool {
     }
 }
 
+/// Whether `old` and `new` give a ring both configure a different replication factor: a
+/// process still running `old` then writes with another quorum than those running `new`. A
+/// ring only one of them configures is not a move.
+pub fn replication_moves(old: &str, new: &str) -> bool {
+    // Configs whose `replication_factor` lines read the same keep every factor (rendering
+    // writes keys in one order): no need to parse them, which the report path would pay for
+    // every held process on every change.
+    fn lines(t: &str) -> impl Iterator<Item = &str> {
+        t.lines()
+            .filter(|l| l.contains("replication_factor"))
+            .map(str::trim)
+    }
+    if lines(old).eq(lines(new)) {
+        return false;
+    }
+    fn factors(v: &Value, path: &mut Vec<String>, out: &mut BTreeMap<String, Value>) {
+        if let Value::Object(m) = v {
+            for (k, v) in m {
+                path.push(k.clone());
+                if k == "replication_factor" {
+                    out.insert(path.join("."), v.clone());
+                }
+                factors(v, path, out);
+                path.pop();
+            }
+        }
+    }
+    let of = |text: &str| {
+        let mut out = BTreeMap::new();
+        if let Ok(v) = serde_yaml_ng::from_str::<Value>(text) {
+            factors(&v, &mut Vec::new(), &mut out);
+        }
+        out
+    };
+    let (was, will) = (of(old), of(new));
+    was.iter()
+        .any(|(path, f)| will.get(path).is_some_and(|g| g != f))
+}
+
 /// One process being rendered, with everything about the cluster it needs.
 struct Ctx<'a> {
     cluster: Cluster<'a>,

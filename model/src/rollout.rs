@@ -11,6 +11,11 @@
 //! `step_timeout_seconds` pauses the rollout, and nothing else restarts until an operator
 //! resumes it.
 //!
+//! A stateful process that the target no longer has (its role was unassigned, its host
+//! drained) *retires* through the same waves: held, permitted like a restart, then asked to
+//! flush and leave its ring ([`crate::drain`]); only once it left is its removal released
+//! to its host. A retirement that does not finish in time pauses the rollout too.
+//!
 //! Only decisions are durable ([`Rollout`]: the steps in flight and a pause); health is
 //! observed anew on every tick and handed to [`advance`].
 
@@ -90,6 +95,15 @@ pub struct Step {
     pub released: bool,
     /// When it was permitted, released (or the rollout resumed), Unix seconds.
     pub since: u64,
+    /// Once released: the desired-state index of its host that carries its new config. Its
+    /// agent's reports from that index on show the restarted process, whatever the host was
+    /// given since (another process's release must not hold this step up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<u64>,
+    /// Whether it is removed rather than restarted: it flushes and leaves its ring before
+    /// its removal is released.
+    #[serde(default)]
+    pub retire: bool,
 }
 
 /// Why the rollout stopped permitting restarts.
@@ -109,6 +123,8 @@ pub struct Waiting {
     pub key: ProcessKey,
     /// Whether it is a ring member.
     pub stateful: bool,
+    /// Whether it waits for its removal (the target no longer has it).
+    pub retire: bool,
 }
 
 /// A restart permitted on this tick.
@@ -120,6 +136,8 @@ pub struct Permit {
     pub stateful: bool,
     /// Whether it is healthy now (then its step waits until it is healthy again).
     pub healthy: bool,
+    /// Whether it is removed rather than restarted.
+    pub retire: bool,
 }
 
 /// A process as observed on this tick.
@@ -132,8 +150,9 @@ pub enum Health {
     },
     /// Its agent says it is not (not running, not ready, ring not healthy), and why.
     Unhealthy(String),
-    /// Not known: its agent is not heard from. Never taken for down: a coordinator cut off
-    /// from its agents must not restart what may well be serving.
+    /// Not known: its agent is not heard from, or has not applied its host's latest desired
+    /// state while the process served at its last report. Never taken for down: what may
+    /// well be serving must not be restarted as if it were not.
     Unknown(String),
 }
 
@@ -153,6 +172,9 @@ pub struct Tick<'a> {
     /// Permitted processes no gateway sends requests to any more (every gateway host
     /// applied the upstreams without them).
     pub drained: &'a BTreeSet<ProcessKey>,
+    /// Retiring processes asked to flush: `Ok` once they left their rings, otherwise why
+    /// not yet.
+    pub left: &'a BTreeMap<ProcessKey, Result<(), String>>,
 }
 
 /// Longest wait for the gateways to stop sending a permitted process requests: a gateway
@@ -182,8 +204,23 @@ pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
             busy.insert(step.key.process.backend);
             let waited = tick.now.saturating_sub(step.since);
             let drained = tick.drained.contains(&step.key) || waited >= DRAIN_LIMIT_SECONDS;
-            if drained && state.paused.is_none() {
+            let left = !step.retire || matches!(tick.left.get(&step.key), Some(Ok(())));
+            if drained && left && state.paused.is_none() {
                 events.push(Event::Release(step.key.clone()));
+            } else if step.retire && waited >= tick.policy.step_timeout_seconds && !pausing {
+                pausing = true;
+                let why = match tick.left.get(&step.key) {
+                    Some(Err(why)) => why.as_str(),
+                    _ => "not asked to flush yet",
+                };
+                let role = step.key.process.role.map_or_else(
+                    || format!("{}:all", step.key.process.backend),
+                    |r| r.to_string(),
+                );
+                events.push(Event::Pause(format!(
+                    "{} did not flush and leave its ring {}s after its drain was permitted: {why}; fix it, then `lgtmctl rollout resume`, or stop it at once without its flush: `lgtmctl unassign-role {} {role} --force`",
+                    step.key, tick.policy.step_timeout_seconds, step.key.host
+                )));
             }
             continue;
         }
@@ -251,6 +288,7 @@ fn wave(candidates: &[&Waiting], tick: &Tick<'_>) -> Vec<Permit> {
         key: w.key.clone(),
         stateful: w.stateful,
         healthy: !down(&w.key),
+        retire: w.retire,
     };
     let unknown = |k: &ProcessKey| matches!(tick.health.get(k), Some(Health::Unknown(_)));
     // A process not heard from waits for its agent: it may be serving, and its restart
@@ -259,7 +297,7 @@ fn wave(candidates: &[&Waiting], tick: &Tick<'_>) -> Vec<Permit> {
         .iter()
         .copied()
         .filter(|w| !unknown(&w.key))
-        .partition(|w| down(&w.key));
+        .partition(|w| down(&w.key) && !w.retire);
     let mut out: Vec<Permit> = free.iter().map(|w| permit(w)).collect();
     // How many of each kind are up (not known to be down), and how many there are.
     let mut left: BTreeMap<ProcessId, (usize, usize)> = BTreeMap::new();
@@ -287,13 +325,19 @@ fn wave(candidates: &[&Waiting], tick: &Tick<'_>) -> Vec<Permit> {
         out.extend(stateless);
         return out;
     }
-    let member = up.iter().filter(|w| w.stateful).find(|w| {
+    // A member leaving goes before members restarting: the restarts may be what its
+    // removal changed (a replication factor), and should find it gone.
+    let mut members: Vec<&&Waiting> = up.iter().filter(|w| w.stateful).collect();
+    members.sort_by_key(|w| !w.retire);
+    let member = members.into_iter().find(|w| {
         let others: Vec<&ProcessKey> = tick
             .stateful
             .iter()
             .filter(|k| k.process.backend == w.key.process.backend && **k != w.key)
             .collect();
-        others.iter().all(|k| healthy(k)) || others.iter().all(|k| down(k))
+        // A member leaving takes what it holds with it unless its peers can take over:
+        // it waits for every one to be healthy (new members first, in a staged switch).
+        others.iter().all(|k| healthy(k)) || (!w.retire && others.iter().all(|k| down(k)))
     });
     out.extend(member.map(|w| permit(w)));
     out
@@ -335,9 +379,11 @@ impl Rollout {
                     key: p.key.clone(),
                     stateful: p.stateful,
                     was_healthy: p.healthy,
-                    // Not in any upstream: nothing to drain.
-                    released: !p.healthy,
+                    // Not in any upstream: nothing to drain. A retiring one must flush first.
+                    released: !p.healthy && !p.retire,
                     since: now,
+                    released_at: None,
+                    retire: p.retire,
                 });
                 self.steps.sort_by(|a, b| a.key.cmp(&b.key));
             }
@@ -349,6 +395,14 @@ impl Rollout {
             }
             Event::Done(key) => self.steps.retain(|s| s.key != *key),
             Event::Pause(reason) => self.pause(reason.clone(), now),
+        }
+    }
+
+    /// Stamps steps released by the decisions just recorded with the desired-state index
+    /// their host was given with them.
+    pub fn stamp_released(&mut self, index_of: impl Fn(&HostName) -> u64) {
+        for s in self.steps.iter_mut().filter(|s| s.released) {
+            s.released_at = s.released_at.or_else(|| Some(index_of(&s.key.host)));
         }
     }
 
@@ -383,6 +437,22 @@ impl Rollout {
             .collect()
     }
 
+    /// Retiring processes to ask to flush and leave their rings now: permitted, and the
+    /// gateways no longer send them requests (or gave up waiting for that).
+    pub fn flushing(&self, drained: &BTreeSet<ProcessKey>, now: u64) -> Vec<ProcessKey> {
+        if self.paused.is_some() {
+            return Vec::new();
+        }
+        self.steps
+            .iter()
+            .filter(|s| s.retire && !s.released)
+            .filter(|s| {
+                drained.contains(&s.key) || now.saturating_sub(s.since) >= DRAIN_LIMIT_SECONDS
+            })
+            .map(|s| s.key.clone())
+            .collect()
+    }
+
     /// Whether nothing is in flight and nothing paused.
     pub fn is_idle(&self) -> bool {
         self.steps.is_empty() && self.paused.is_none()
@@ -397,35 +467,78 @@ pub fn restarts(old: &DesiredProcess, new: &DesiredProcess) -> bool {
         || crate::render::needs_restart(&old.config, &new.config)
 }
 
+/// Whether a process running `roles` is a ring member: it restarts alone, and retires
+/// (flushes, leaves its ring) before it is removed.
+pub fn is_stateful(roles: &[crate::Role]) -> bool {
+    roles.iter().any(|r| r.is_stateful())
+}
+
+/// What happens to the stateful processes a host was given that its target no longer has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// They retire through the rollout: held until drained.
+    Drain,
+    /// They stop at once (an operator's `--force`); retirements under way are dropped.
+    Abandon,
+}
+
 /// A host's holds after a change: a process the host was given as `published` that the new
-/// `target` would restart keeps its published version until permitted; a hold whose
-/// process no longer needs a restart to match the target (the change was reverted, or the
-/// process is gone) is dropped.
+/// `target` would restart keeps its published version until permitted; a stateful process
+/// the target no longer has keeps it until it retired (unless `removal` abandons it); a
+/// hold whose process no longer needs a restart to match the target (the change was
+/// reverted) is dropped.
 pub fn holds(
     published: &[DesiredProcess],
     target: &[DesiredProcess],
     held: &BTreeMap<ProcessId, DesiredProcess>,
+    removal: Removal,
 ) -> BTreeMap<ProcessId, DesiredProcess> {
-    target
-        .iter()
-        .filter_map(|t| {
-            let running = held
-                .get(&t.id)
-                .or_else(|| published.iter().find(|p| p.id == t.id))?;
-            restarts(running, t).then(|| (t.id, running.clone()))
-        })
-        .collect()
+    let restarting = target.iter().filter_map(|t| {
+        let running = held
+            .get(&t.id)
+            .or_else(|| published.iter().find(|p| p.id == t.id))?;
+        restarts(running, t).then(|| (t.id, running.clone()))
+    });
+    let gone = |id: &ProcessId| removal == Removal::Drain && !target.iter().any(|t| t.id == *id);
+    let retiring = held
+        .values()
+        .filter(|p| gone(&p.id))
+        .chain(
+            published
+                .iter()
+                .filter(|p| gone(&p.id) && !held.contains_key(&p.id) && is_stateful(&p.roles)),
+        )
+        .map(|p| (p.id, p.clone()));
+    restarting.chain(retiring).collect()
 }
 
-/// What a host is given: its target, with held processes in their held version.
+/// What a host is given: its target, with held processes in their held version, and
+/// retiring ones still there (after the target's). A new process that would run a module a
+/// retiring one still runs is withheld until that one is gone: both would join the same
+/// rings under the host's name (a staged switch, `loki:all` to `write`/`read`/`backend`).
 pub fn publish(
     target: &[DesiredProcess],
     held: &BTreeMap<ProcessId, DesiredProcess>,
 ) -> Vec<DesiredProcess> {
-    target
+    let retiring: Vec<&DesiredProcess> = held
+        .values()
+        .filter(|h| !target.iter().any(|t| t.id == h.id))
+        .collect();
+    let mut out: Vec<DesiredProcess> = target
         .iter()
+        .filter(|t| held.contains_key(&t.id) || !retiring.iter().any(|r| clash(r, t)))
         .map(|t| held.get(&t.id).unwrap_or(t).clone())
-        .collect()
+        .collect();
+    out.extend(retiring.into_iter().cloned());
+    out
+}
+
+/// Whether two processes of one host run a module in common (the same ring member twice).
+pub fn clash(a: &DesiredProcess, b: &DesiredProcess) -> bool {
+    let modules = |p: &DesiredProcess| -> BTreeSet<crate::Role> {
+        p.roles.iter().flat_map(|r| r.expand()).collect()
+    };
+    a.id != b.id && a.id.backend == b.id.backend && !modules(a).is_disjoint(&modules(b))
 }
 
 #[cfg(test)]

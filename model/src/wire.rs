@@ -3,6 +3,7 @@
 //! Request bodies reject unknown fields. Paths are listed in [`paths`] so clients and the
 //! router cannot drift apart.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,13 @@ use crate::catalog::Role;
 use crate::consistency::{AssignOutcome, BackendConsistency};
 use crate::names::{Backend, HostName};
 use crate::process::{Ports, ProcessId};
+
+mod plan;
+
+pub use plan::{
+    Change, ChangePlan, GatewayAction, GatewayPlan, HostPlan, PlannedStep, ProcessAction,
+    ProcessPlan, ReplicationChange,
+};
 
 /// API paths (all under `/v1` except health and metrics).
 pub mod paths {
@@ -28,6 +36,9 @@ pub mod paths {
     pub const HOST_ROLES: &str = "/v1/hosts/{host}/roles";
     /// `DELETE`: unassign a role (`backend:name`, or a bare name in the default backend).
     pub const HOST_ROLE: &str = "/v1/hosts/{host}/roles/{role}";
+    /// `POST`: drain the host: unassign its roles, ring members retiring through the
+    /// rollout ([`super::DrainRequest`], [`super::DrainResponse`]).
+    pub const HOST_DRAIN: &str = "/v1/hosts/{host}/drain";
     /// `GET ?index=N&wait=30s`: the host's desired state, long-polled past index N.
     pub const HOST_DESIRED: &str = "/v1/hosts/{host}/desired";
     /// `POST`: an agent's report ([`super::Report`]).
@@ -50,6 +61,13 @@ pub mod paths {
     pub const ROLLOUT_PAUSE: &str = "/v1/rollout/pause";
     /// `POST`: resume the rollout.
     pub const ROLLOUT_RESUME: &str = "/v1/rollout/resume";
+    /// Abort the rollout: roles and settings go back to before it.
+    pub const ROLLOUT_ABORT: &str = "/v1/rollout/abort";
+    /// Plan a change without applying it (a dry run).
+    pub const PLAN: &str = "/v1/plan";
+    /// `PUT`: place a backend's roles anew, staged ([`super::SwitchRequest`],
+    /// [`super::Switched`]).
+    pub const BACKEND_ROLES: &str = "/v1/backends/{backend}/roles";
 }
 
 /// Create a join token.
@@ -180,6 +198,67 @@ pub struct UnassignResponse {
     pub index: u64,
     /// Things the operator should know (a required role is now missing, ...).
     pub warnings: Vec<String>,
+    /// Units that flush and leave their rings through the rollout before they stop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draining: Vec<String>,
+}
+
+/// Drain a host: unassign its roles (of one backend), ring members first flushing and
+/// leaving their rings, one at a time per ring, through the rollout.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrainRequest {
+    /// Only this backend's roles; every role when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    /// Stop at once, without flushing, even below a ring's write quorum.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The result of a drain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrainResponse {
+    /// The host.
+    pub host: HostName,
+    /// The roles unassigned.
+    pub roles: Vec<Role>,
+    /// Cluster index after the change.
+    pub index: u64,
+    /// Things the operator should know.
+    pub warnings: Vec<String>,
+    /// Units that flush and leave their rings through the rollout before they stop.
+    pub draining: Vec<String>,
+}
+
+/// A backend's roles placed anew in one change (a mode switch, `loki:all` on one host to
+/// `write`/`read`/`backend` on three): every host listed runs exactly these roles of the
+/// backend, every other host none (gateways stay as they are). lgtm stages it: new processes
+/// start first, ring members leaving drain once the new ones are healthy, and a new process
+/// that runs a module an old one on its host still runs starts once that one is gone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRequest {
+    /// Roles by host: bare (`write`) or qualified with the backend (`loki:write`).
+    pub hosts: BTreeMap<HostName, Vec<String>>,
+}
+
+/// The result of a switch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switched {
+    /// The backend.
+    pub backend: Backend,
+    /// Its roles now, by host (gateways included).
+    pub hosts: BTreeMap<HostName, Vec<Role>>,
+    /// Cluster index after the change.
+    pub index: u64,
+    /// Things the operator should know.
+    pub warnings: Vec<String>,
+    /// Units that flush and leave their rings through the rollout before they stop, as
+    /// `unit on host`.
+    pub draining: Vec<String>,
 }
 
 /// The result of removing a host.
@@ -396,6 +475,18 @@ pub struct RolloutPause {
     pub reason: Option<String>,
 }
 
+/// The result of aborting the rollout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutAborted {
+    /// Cluster index after the change.
+    pub index: u64,
+    /// What was set back, unassigned or assigned again (values never shown).
+    pub reverted: Vec<String>,
+    /// Things the operator should know.
+    pub warnings: Vec<String>,
+}
+
 /// Where the rollout of restarts stands: `lgtmctl rollout status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -421,6 +512,9 @@ pub struct RolloutProcess {
     /// What it waits for, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Whether it is removed rather than restarted: it flushes and leaves its ring first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retire: bool,
 }
 
 impl RolloutStatus {
@@ -436,6 +530,9 @@ impl RolloutStatus {
 pub struct ClusterStatus {
     /// Current cluster index.
     pub index: u64,
+    /// Index of the last change to hosts, roles or settings (what `check_index` compares).
+    #[serde(default)]
+    pub intent_index: u64,
     /// The rollout of restarts.
     #[serde(default)]
     pub rollout: RolloutStatus,

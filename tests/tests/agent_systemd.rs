@@ -454,7 +454,8 @@ fn failures_carry_the_journal_and_bad_states_keep_what_runs() {
         let r = api(
             &lab,
             "PUT",
-            "/v1/settings/mimir.storage.backend",
+            // Forced: moving a deployed backend's storage is refused otherwise.
+            "/v1/settings/mimir.storage.backend?force=true",
             &format!(r#"{{"value":"{value}"}}"#),
         );
         assert!(r.status < 300, "{} {}", r.status, r.text());

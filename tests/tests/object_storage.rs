@@ -211,3 +211,42 @@ fn a_wrong_secret_is_refused_and_keeps_the_standin_unready() {
     );
     assert!(!stderr.contains(wrong), "{stderr}");
 }
+
+/// Listings follow S3: an empty `delimiter=` (minio-go, Tempo's client, always sends one)
+/// means no delimiter, so every key comes back; a `/` groups them.
+#[test]
+fn an_empty_delimiter_lists_every_key() {
+    use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+    let dir = tempfile::tempdir().unwrap();
+    let (_s3, addr) = s3(dir.path());
+    let endpoint = format!("http://{addr}").parse().unwrap();
+    let bucket = Bucket::new(endpoint, UrlStyle::Path, "lab-mimir", "us-east-1").unwrap();
+    let creds = Credentials::new("labkey", SECRET);
+    let signed = Duration::from_secs(60);
+    let path = |url: reqwest::Url| format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    for key in ["tempo/t1/b1/meta.json", "tempo/t1/b2/meta.json"] {
+        let put = bucket.put_object(Some(&creds), key).sign(signed);
+        let r = http::request("PUT", addr, &path(put), &[], b"{}").unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let list = |delimiter: &str| {
+        let mut action = bucket.list_objects_v2(Some(&creds));
+        action.with_prefix("tempo/t1/");
+        action.with_delimiter(delimiter);
+        let r = http::get(addr, &path(action.sign(signed))).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+    };
+    let all = list("");
+    assert!(
+        all.contains("<Key>tempo/t1/b1/meta.json</Key>")
+            && all.contains("<Key>tempo/t1/b2/meta.json</Key>")
+            && !all.contains("<CommonPrefixes>"),
+        "{all}"
+    );
+    let grouped = list("/");
+    assert!(
+        grouped.contains("<Prefix>tempo/t1/b1/</Prefix>") && !grouped.contains("<Key>"),
+        "{grouped}"
+    );
+}

@@ -64,9 +64,19 @@ pub enum Command {
     /// Assign a role (ingester, mimir:ingester, a meta-role such as write) to a host.
     #[command(after_help = WAIT_EXIT)]
     AssignRole(AssignRole),
-    /// Remove a role from a host.
+    /// Remove a role from a host; a ring member it removes (ingester, ...) first flushes and
+    /// leaves its ring, through the rollout.
     #[command(after_help = WAIT_EXIT)]
     UnassignRole(UnassignRole),
+    /// Take a host out of service: unassign its roles (of one backend), its ring members
+    /// first flushing and leaving their rings, one at a time per ring.
+    #[command(after_help = WAIT_EXIT)]
+    Drain(Drain),
+    /// Place a backend's roles anew in one change, staged (switch between `all`,
+    /// read/write/backend and per-role processes): new processes start first, old ring
+    /// members flush and leave once the new ones are healthy, and a new process clashing
+    /// with an old one on its host starts once that one is gone.
+    Switch(Switch),
     /// List hosts and their roles (desired state).
     Hosts,
     /// Show or remove one host.
@@ -108,6 +118,13 @@ pub enum RolloutCommand {
     },
     /// Permit restarts again after a pause; restarts in flight get a fresh deadline.
     Resume,
+    /// Undo the changes being rolled out: roles and settings go back to what they were when
+    /// the rollout was last idle, processes not restarted yet keep running as they are, those
+    /// already restarted restart back one at a time; a pause ends.
+    Abort {
+        #[command(flatten)]
+        plan: PlanFlags,
+    },
 }
 
 /// `join-token`.
@@ -137,6 +154,8 @@ pub struct AssignRole {
     #[arg(long, short = 'b')]
     pub backend: Option<Backend>,
     #[command(flatten)]
+    pub plan: PlanFlags,
+    #[command(flatten)]
     pub wait: WaitFlags,
 }
 
@@ -150,11 +169,84 @@ pub struct UnassignRole {
     /// Backend of an unqualified role: mimir, loki or tempo (default: the cluster's default).
     #[arg(long, short = 'b')]
     pub backend: Option<Backend>,
-    /// Confirm removing a stateful role (ingester, store-gateway, compactor, ...).
+    /// Stop a ring member at once, without flushing it and taking it out of its ring first,
+    /// even when its ring would keep too few ready members to accept writes.
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
+    pub plan: PlanFlags,
+    #[command(flatten)]
     pub wait: WaitFlags,
+}
+
+/// `drain`.
+#[derive(Debug, Args)]
+pub struct Drain {
+    /// The host.
+    pub host: HostName,
+    /// Only this backend's roles: mimir, loki or tempo (default: every role).
+    #[arg(long, short = 'b')]
+    pub backend: Option<Backend>,
+    /// Stop its ring members at once, without flushing them (also ends a drain under way),
+    /// even when a ring would keep too few ready members to accept writes.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    #[command(flatten)]
+    pub wait: WaitFlags,
+}
+
+/// `switch`.
+#[derive(Debug, Args)]
+pub struct Switch {
+    /// The backend: mimir, loki or tempo.
+    pub backend: Backend,
+    /// HOST=ROLE[,ROLE...] for every host that runs the backend afterwards (e.g.
+    /// host1=write,read,backend); hosts not named lose the backend's roles, gateways stay.
+    #[arg(required = true, value_name = "HOST=ROLES", value_parser = parse_placement)]
+    pub hosts: Vec<(HostName, Vec<String>)>,
+    /// Wait until the switch is through: every host of the backend applied it, runs its roles
+    /// active and ready, and no longer runs what it lost (old ring members once drained).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits for all of it (e.g. 10m, 1h).
+    #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION")]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+}
+
+/// `HOST=ROLE[,ROLE...]`.
+pub fn parse_placement(s: &str) -> Result<(HostName, Vec<String>), String> {
+    let (host, roles) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: give HOST=ROLE[,ROLE...], e.g. host1=write,read,backend"))?;
+    let host: HostName = host.parse().map_err(|e| format!("{e}"))?;
+    let roles: Vec<String> = roles
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if roles.is_empty() {
+        return Err(format!("{s:?}: name at least one role after '='"));
+    }
+    Ok((host, roles))
+}
+
+/// `--dry-run` and `--check-index` of every changing command.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct PlanFlags {
+    /// Show what the change would do (per host config diffs with secrets redacted, which
+    /// processes restart or drain in which order, replication and consistency after it)
+    /// without changing anything.
+    #[arg(long, conflicts_with = "check_index")]
+    pub dry_run: bool,
+    /// Apply the change only if no other change to hosts, roles or settings came since this
+    /// intent index (the one a dry run printed).
+    #[arg(long, value_name = "N")]
+    pub check_index: Option<u64>,
 }
 
 /// `--wait` and `--timeout` of the commands that change a host.
@@ -178,13 +270,19 @@ pub enum HostCommand {
         /// The host.
         name: HostName,
     },
-    /// Forget a host; its roles are unassigned.
+    /// Forget a host. One that still has roles is drained first (its ring members flush and
+    /// leave their rings) and removed once its agent stopped them.
     Remove {
         /// The host.
         name: HostName,
-        /// Confirm removing a host that still has roles.
+        /// Remove it at once with its roles, without a drain.
         #[arg(long)]
         force: bool,
+        /// How long to wait for the drain (e.g. 10m, 1h).
+        #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION")]
+        timeout: Duration,
+        #[command(flatten)]
+        plan: PlanFlags,
     },
 }
 
@@ -224,6 +322,12 @@ pub struct ConfigSet {
     /// Read the value from a file: the way to set multi-line values such as mimir.overrides.
     #[arg(long, value_name = "PATH")]
     pub from_file: Option<std::path::PathBuf>,
+    /// Move the storage of a backend that runs on hosts anyway (its storage kind, S3
+    /// endpoint or bucket): what it stored stays where it was, and it starts empty.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub plan: PlanFlags,
 }
 
 /// `wait`.

@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use lgtm_model::wire::{
-    ApiError, AssignRequest, AssignResponse, ClusterStatus, ErrorBody, HostRecord, HostRemoved,
-    JoinTokenCreated, JoinTokenRequest, JoinTokenRevoked, RenderedHost, RolloutPause,
-    RolloutStatus, SetSetting, SettingChanged, SettingEntry, UnassignResponse, paths,
+    ApiError, AssignRequest, AssignResponse, Change, ChangePlan, ClusterStatus, DrainRequest,
+    DrainResponse, ErrorBody, HostRecord, HostRemoved, JoinTokenCreated, JoinTokenRequest,
+    JoinTokenRevoked, RenderedHost, RolloutAborted, RolloutPause, RolloutStatus, SetSetting,
+    SettingChanged, SettingEntry, SwitchRequest, Switched, UnassignResponse, paths,
 };
 use lgtm_model::{Backend, HostName};
 use reqwest::{Method, StatusCode, Url};
@@ -105,44 +106,91 @@ impl Client {
             .await
     }
 
-    /// `DELETE /v1/hosts/{host}`.
+    /// `DELETE /v1/hosts/{host}`; only at intent index `check`, when given.
     pub async fn remove_host(
         &self,
         host: &HostName,
         force: bool,
+        check: Option<u64>,
     ) -> Result<Answer<HostRemoved>, ClientError> {
-        let query = force_query(force);
+        let check = check.map(|i| i.to_string());
+        let query = query(force, check.as_deref());
         self.call(
             Method::DELETE,
             paths::HOST,
             &[host.as_str()],
             NO_BODY,
-            query,
+            &query,
         )
         .await
     }
 
-    /// `POST /v1/hosts/{host}/roles`.
+    /// `POST /v1/hosts/{host}/roles`; only at intent index `check`, when given.
     pub async fn assign(
         &self,
         host: &HostName,
         request: &AssignRequest,
+        check: Option<u64>,
     ) -> Result<Answer<AssignResponse>, ClientError> {
+        let check = check.map(|i| i.to_string());
+        let query = query(false, check.as_deref());
         let path = paths::HOST_ROLES;
-        self.call(Method::POST, path, &[host.as_str()], Some(request), &[])
+        self.call(Method::POST, path, &[host.as_str()], Some(request), &query)
             .await
     }
 
-    /// `DELETE /v1/hosts/{host}/roles/{role}`.
+    /// `POST /v1/hosts/{host}/drain`; only at intent index `check`, when given.
+    pub async fn drain(
+        &self,
+        host: &HostName,
+        request: &DrainRequest,
+        check: Option<u64>,
+    ) -> Result<Answer<DrainResponse>, ClientError> {
+        let check = check.map(|i| i.to_string());
+        let query = query(false, check.as_deref());
+        let path = paths::HOST_DRAIN;
+        self.call(Method::POST, path, &[host.as_str()], Some(request), &query)
+            .await
+    }
+
+    /// `DELETE /v1/hosts/{host}/roles/{role}`; only at intent index `check`, when given.
     pub async fn unassign(
         &self,
         host: &HostName,
         role: &str,
         force: bool,
+        check: Option<u64>,
     ) -> Result<Answer<UnassignResponse>, ClientError> {
-        let query = force_query(force);
+        let check = check.map(|i| i.to_string());
+        let query = query(force, check.as_deref());
         let params = [host.as_str(), role];
-        self.call(Method::DELETE, paths::HOST_ROLE, &params, NO_BODY, query)
+        self.call(Method::DELETE, paths::HOST_ROLE, &params, NO_BODY, &query)
+            .await
+    }
+
+    /// `PUT /v1/backends/{backend}/roles`; only at intent index `check`, when given.
+    pub async fn switch(
+        &self,
+        backend: Backend,
+        request: &SwitchRequest,
+        check: Option<u64>,
+    ) -> Result<Answer<Switched>, ClientError> {
+        let check = check.map(|i| i.to_string());
+        let query = query(false, check.as_deref());
+        let params = [backend.as_str()];
+        self.call(
+            Method::PUT,
+            paths::BACKEND_ROLES,
+            &params,
+            Some(request),
+            &query,
+        )
+        .await
+    }
+
+    /// `POST /v1/plan`: what a change would do, nothing applied.
+    pub async fn plan(&self, change: &Change) -> Result<Answer<ChangePlan>, ClientError> {
+        self.call(Method::POST, paths::PLAN, &[], Some(change), &[])
             .await
     }
 
@@ -157,9 +205,13 @@ impl Client {
         &self,
         key: &str,
         value: String,
+        force: bool,
+        check: Option<u64>,
     ) -> Result<Answer<SettingChanged>, ClientError> {
+        let check = check.map(|i| i.to_string());
+        let query = query(force, check.as_deref());
         let body = SetSetting { value };
-        self.call(Method::PUT, paths::SETTING, &[key], Some(&body), &[])
+        self.call(Method::PUT, paths::SETTING, &[key], Some(&body), &query)
             .await
     }
 
@@ -218,6 +270,17 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/rollout/abort`; only at intent index `check`, when given.
+    pub async fn abort_rollout(
+        &self,
+        check: Option<u64>,
+    ) -> Result<Answer<RolloutAborted>, ClientError> {
+        let check = check.map(|i| i.to_string());
+        let query = query(false, check.as_deref());
+        self.call(Method::POST, paths::ROLLOUT_ABORT, &[], NO_BODY, &query)
+            .await
+    }
+
     /// `POST /v1/rollout/resume`.
     pub async fn resume_rollout(&self) -> Result<Answer<RolloutStatus>, ClientError> {
         self.call(Method::POST, paths::ROLLOUT_RESUME, &[], NO_BODY, &[])
@@ -270,8 +333,13 @@ impl Client {
 
 const NO_BODY: Option<&()> = None;
 
-fn force_query(force: bool) -> &'static [(&'static str, &'static str)] {
-    if force { &[("force", "true")] } else { &[] }
+/// The query of a changing request: `force`, and `check_index` when given.
+fn query(force: bool, check: Option<&str>) -> Vec<(&'static str, &str)> {
+    let force = force.then_some(("force", "true"));
+    force
+        .into_iter()
+        .chain(check.map(|i| ("check_index", i)))
+        .collect()
 }
 
 /// Turns an answer into a typed value, the coordinator's error, or a protocol error.

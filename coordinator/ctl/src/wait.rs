@@ -9,9 +9,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use lgtm_model::HostName;
 use lgtm_model::process::{ProcessId, processes};
 use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness, RolloutProcess};
+use lgtm_model::{Backend, HostName};
 
 use crate::client::Client;
 use crate::error::CtlError;
@@ -29,6 +29,35 @@ pub struct Goal {
     pub index: u64,
     /// Units that must be gone from the report (those of an unassigned role).
     pub gone: Vec<String>,
+}
+
+/// What a switch of `backend` waits for, from a status taken after it was accepted at
+/// `index`: every host that runs the backend now, or still reports a unit of it, applied the
+/// switch, runs its roles active and ready, and lost the backend's units it no longer runs
+/// (old ring members once drained), in host order.
+pub fn switch_goals(status: &ClusterStatus, backend: Backend, index: u64) -> Vec<Goal> {
+    status
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let needed: Vec<String> = processes(&h.roles).keys().map(|p| p.unit_name()).collect();
+            let gone: Vec<String> = h
+                .units
+                .iter()
+                .filter(|u| {
+                    ProcessId::from_unit_name(&u.unit).is_some_and(|p| p.backend == backend)
+                })
+                .map(|u| u.unit.clone())
+                .filter(|u| !needed.contains(u))
+                .collect();
+            let runs = h.roles.iter().any(|r| r.backend() == backend);
+            (runs || !gone.is_empty()).then(|| Goal {
+                host: h.name.clone(),
+                index,
+                gone,
+            })
+        })
+        .collect()
 }
 
 /// The verdict on one status snapshot.
@@ -156,8 +185,13 @@ fn rollout(status: &ClusterStatus, goal: &Goal) -> Option<Verdict> {
                 p.host, p.unit
             )));
         }
+        let doing = if p.retire {
+            "draining (flush, leave its ring)"
+        } else {
+            "restarting"
+        };
         return Some(Verdict::Waiting(format!(
-            "{}: {} restarting in the rollout{}",
+            "{}: {} {doing} in the rollout{}",
             p.host,
             p.unit,
             note(p)
@@ -170,9 +204,10 @@ fn rollout(status: &ClusterStatus, goal: &Goal) -> Option<Verdict> {
             p.host, p.unit
         )),
         None => Verdict::Waiting(format!(
-            "{}: {} waits for its turn in the rollout{}",
+            "{}: {} waits for its turn{} in the rollout{}",
             p.host,
             p.unit,
+            if p.retire { " to drain" } else { "" },
             note(p)
         )),
     })

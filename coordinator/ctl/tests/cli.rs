@@ -47,8 +47,16 @@ fn a_filesystem_backend_stays_on_one_host() {
     assert_eq!(r.code, 1, "{r:#?}");
     assert_eq!(
         r.stderr,
-        "error: mimir stores data on the local filesystem, which only works on a single host (host3); set mimir.storage.backend to s3 (`lgtmctl config set mimir.storage.backend s3`, with mimir.storage.s3.*) before adding host4\n"
+        "error: mimir stores data on the local filesystem, which only works on a single host (host3); move it to object storage before adding host4: set mimir.storage.s3.*, then `lgtmctl config set mimir.storage.backend s3 --force` (what host3 stored on its filesystem stays there)\n"
     );
+    let r = c.ctl(&["config", "set", "mimir.storage.backend", "s3"]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stderr.contains("would leave that data behind") && r.stderr.contains("pass --force"),
+        "{r:#?}"
+    );
+    c.ctl(&["config", "set", "mimir.storage.backend", "s3", "--force"])
+        .ok();
     c.on_s3("mimir");
     let r = c.ctl(&["assign-role", "host4", "mimir:querier"]).ok();
     assert!(
@@ -104,7 +112,7 @@ fn backend_flag_qualified_roles_and_meta_roles() {
 }
 
 #[test]
-fn unassign_demands_force_for_stateful_roles() {
+fn unassigning_the_last_ring_member_needs_force() {
     let c = Coordinator::start();
     c.ctl(&["assign-role", "host3", "querier"]).ok();
     c.ctl(&["assign-role", "host3", "ingester"]).ok();

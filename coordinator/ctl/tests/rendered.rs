@@ -10,7 +10,7 @@ const SECRET: &str = "Rendered-s3cr3t-0123456789";
 fn rendered_configs_with_the_secret_redacted_everywhere() {
     let c = Coordinator::start();
     c.register("h1", "198.18.0.2");
-    c.ctl(&["assign-role", "h1", "loki:all"]).ok();
+    // Storage before roles: moving a deployed backend's storage is refused.
     for (k, v) in [
         ("loki.storage.backend", "s3"),
         ("loki.storage.s3.endpoint", "http://198.18.0.1:9000"),
@@ -19,6 +19,7 @@ fn rendered_configs_with_the_secret_redacted_everywhere() {
     ] {
         c.ctl(&["config", "set", k, v]).ok();
     }
+    c.ctl(&["assign-role", "h1", "loki:all"]).ok();
     let mut outputs = vec![c.ctl_with_stdin(
         &[
             "config",

@@ -105,8 +105,14 @@ impl From<ChangeError> for HttpError {
             ChangeError::NotAssigned { .. } => {
                 HttpError::new(S::NOT_FOUND, "role_not_assigned", msg).with_field("role")
             }
-            ChangeError::Stateful { .. } => {
-                HttpError::new(S::CONFLICT, "stateful_role", msg).with_field("force")
+            ChangeError::Quorum { .. } => {
+                HttpError::new(S::CONFLICT, "ring_quorum", msg).with_field("force")
+            }
+            ChangeError::RetiringOverlap { .. } => {
+                HttpError::new(S::CONFLICT, "host_draining", msg).with_field("role")
+            }
+            ChangeError::Retiring { .. } => {
+                HttpError::new(S::CONFLICT, "host_draining", msg).with_field("force")
             }
             ChangeError::HasRoles { .. } => {
                 HttpError::new(S::CONFLICT, "host_has_roles", msg).with_field("force")
@@ -121,15 +127,23 @@ impl From<ChangeError> for HttpError {
             ChangeError::Setting(SettingError::BadValue { .. }) => {
                 HttpError::bad("invalid_setting", "value", msg)
             }
+            ChangeError::SwitchEmpty { .. } | ChangeError::SwitchRole { .. } => {
+                HttpError::bad("invalid_switch", "hosts", msg)
+            }
             ChangeError::NoBackendForGateway => {
                 HttpError::new(S::CONFLICT, "no_backend_for_gateway", msg).with_field("role")
             }
             ChangeError::Storage(e) => {
-                let field = match e {
-                    StorageError::AssignToSecondHost { .. } => "host",
-                    StorageError::FilesystemOnSeveralHosts { .. } => "value",
+                let multi_host = "filesystem_storage_multi_host";
+                let (code, field) = match e {
+                    StorageError::AssignToSecondHost { .. } => (multi_host, "host"),
+                    StorageError::FilesystemOnSeveralHosts { .. } => (multi_host, "value"),
+                    StorageError::SwitchToSeveralHosts { .. } | StorageError::SwitchAway { .. } => {
+                        (multi_host, "hosts")
+                    }
+                    StorageError::Move { .. } => ("storage_move", "force"),
                 };
-                HttpError::new(S::CONFLICT, "filesystem_storage_multi_host", msg).with_field(field)
+                HttpError::new(S::CONFLICT, code, msg).with_field(field)
             }
             ChangeError::Store(s) if s.is_disk_full() => HttpError::new(
                 S::INSUFFICIENT_STORAGE,
@@ -148,6 +162,18 @@ impl From<ChangeError> for HttpError {
                     chain(&e)
                 ),
             ),
+            ChangeError::NothingToAbort => {
+                HttpError::new(S::CONFLICT, "rollout_idle", msg).with_field("rollout")
+            }
+            ChangeError::AbortDraining { .. } => {
+                HttpError::new(S::CONFLICT, "host_draining", msg).with_field("rollout")
+            }
+            ChangeError::AbortRefused { .. } => {
+                HttpError::new(S::CONFLICT, "abort_refused", msg).with_field("rollout")
+            }
+            ChangeError::IndexMoved { .. } => {
+                HttpError::new(S::CONFLICT, "index_moved", msg).with_field("check_index")
+            }
             ChangeError::Stopped => HttpError::new(S::SERVICE_UNAVAILABLE, "unavailable", msg),
         }
     }

@@ -168,6 +168,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
+/// The query parameter of every changing endpoint that makes it conditional.
+pub const CHECK_INDEX: &str = "check_index";
+
 impl QueryParams {
     /// Refuses any parameter not in `allowed`.
     pub fn only(self, allowed: &[&str]) -> Result<QueryParams, HttpError> {
@@ -189,6 +192,24 @@ impl QueryParams {
     /// A parameter's text, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    /// `check_index`: the intent index a change may only be applied at, if given.
+    pub fn check_index(&self) -> Result<Option<u64>, HttpError> {
+        self.get(CHECK_INDEX)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    HttpError::bad(
+                        "invalid_query",
+                        CHECK_INDEX,
+                        format!(
+                            "{CHECK_INDEX}='{}' is not an index; give the intent_index a dry run printed",
+                            v.escape_debug()
+                        ),
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// A `true`/`false` flag; absent is `false`.

@@ -1,14 +1,16 @@
-//! Host handlers: register, list, show, remove, assign and unassign roles.
+//! Host handlers: register, list, show, remove, assign and unassign roles, drain.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use lgtm_model::HostName;
+use lgtm_model::rollout::ProcessKey;
 use lgtm_model::wire::{
-    AssignRequest, AssignResponse, HostRecord, HostRemoved, RegisterRequest, UnassignResponse,
+    AssignRequest, AssignResponse, DrainRequest, DrainResponse, HostRecord, HostRemoved,
+    RegisterRequest, UnassignResponse,
 };
 
-use super::extract::{JsonBody, PathParams, QueryParams};
+use super::extract::{CHECK_INDEX, JsonBody, PathParams, QueryParams};
 use super::{AppState, HttpError, host_param};
 use crate::cluster::{Op, Reply};
 use crate::credentials::{CredentialError, Principal};
@@ -114,15 +116,14 @@ pub async fn remove(
     PathParams(host): PathParams<String>,
     q: QueryParams,
 ) -> Result<Json<HostRemoved>, HttpError> {
-    let force = q.only(&["force"])?.flag("force")?;
+    let q = q.only(&["force", CHECK_INDEX])?;
+    let (force, expect) = (q.flag("force")?, q.check_index()?);
     let host = host_param(&host)?;
-    let applied = s
-        .cluster
-        .apply(Op::RemoveHost {
-            host: host.clone(),
-            force,
-        })
-        .await?;
+    let op = Op::RemoveHost {
+        host: host.clone(),
+        force,
+    };
+    let applied = s.cluster.apply_checked(op, expect).await?;
     s.reports.forget(&host);
     s.credentials
         .revoke_host(&host)
@@ -144,14 +145,14 @@ pub async fn assign(
     q: QueryParams,
     JsonBody(req): JsonBody<AssignRequest>,
 ) -> Result<Json<AssignResponse>, HttpError> {
-    q.only(&[])?;
+    let expect = q.only(&[CHECK_INDEX])?.check_index()?;
     let host = host_param(&host)?;
     let op = Op::Assign {
         host: host.clone(),
         role: req.role,
         backend: req.backend,
     };
-    let applied = s.cluster.apply(op).await?;
+    let applied = s.cluster.apply_checked(op, expect).await?;
     match applied.reply {
         Reply::Assigned {
             role,
@@ -183,20 +184,20 @@ pub async fn unassign(
     PathParams((host, role)): PathParams<(String, String)>,
     q: QueryParams,
 ) -> Result<Json<UnassignResponse>, HttpError> {
-    let force = q.only(&["force"])?.flag("force")?;
+    let q = q.only(&["force", CHECK_INDEX])?;
+    let (force, expect) = (q.flag("force")?, q.check_index()?);
     let host: HostName = host_param(&host)?;
-    let applied = s
-        .cluster
-        .apply(Op::Unassign {
-            host: host.clone(),
-            role,
-            force,
-        })
-        .await?;
+    let op = Op::Unassign {
+        host: host.clone(),
+        role,
+        force,
+    };
+    let applied = s.cluster.apply_checked(op, expect).await?;
     match applied.reply {
         Reply::Unassigned { role, warnings } => {
             s.metrics.unassigned();
             Ok(Json(UnassignResponse {
+                draining: draining(&s, &host),
                 host,
                 role,
                 index: applied.index,
@@ -205,6 +206,54 @@ pub async fn unassign(
         }
         other => Err(unexpected(&other)),
     }
+}
+
+/// `POST /v1/hosts/{host}/drain`: unassign the host's roles (of one backend); its ring
+/// members flush and leave their rings through the rollout before they stop.
+pub async fn drain(
+    State(s): State<AppState>,
+    PathParams(host): PathParams<String>,
+    q: QueryParams,
+    JsonBody(req): JsonBody<DrainRequest>,
+) -> Result<Json<DrainResponse>, HttpError> {
+    let expect = q.only(&[CHECK_INDEX])?.check_index()?;
+    let host: HostName = host_param(&host)?;
+    let op = Op::Drain {
+        host: host.clone(),
+        backend: req.backend,
+        force: req.force,
+    };
+    let applied = s.cluster.apply_checked(op, expect).await?;
+    match applied.reply {
+        Reply::Drained { roles, warnings } => Ok(Json(DrainResponse {
+            draining: draining(&s, &host),
+            host,
+            roles,
+            index: applied.index,
+            warnings,
+        })),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Units of `host` that retire through the rollout.
+fn draining(s: &AppState, host: &HostName) -> Vec<String> {
+    retiring(s, |k| k.host == *host)
+        .iter()
+        .map(|k| k.process.unit_name())
+        .collect()
+}
+
+/// Processes that retire through the rollout, of those `keep` keeps.
+pub(super) fn retiring(s: &AppState, keep: impl Fn(&ProcessKey) -> bool) -> Vec<ProcessKey> {
+    s.cluster
+        .view()
+        .rollout
+        .waiting
+        .iter()
+        .filter(|w| w.retire && keep(&w.key))
+        .map(|w| w.key.clone())
+        .collect()
 }
 
 /// A reply that does not match its operation: a bug, reported rather than hidden.

@@ -19,11 +19,13 @@ use crate::reports::Reports;
 
 mod agent;
 pub mod auth;
+mod backends;
 pub mod error;
 pub mod extract;
 mod hosts;
 mod join_tokens;
 mod observe;
+mod plan;
 mod rendered;
 mod rollout;
 mod settings;
@@ -60,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HOST, get(hosts::show).delete(hosts::remove))
         .route(paths::HOST_ROLES, post(hosts::assign))
         .route(paths::HOST_ROLE, delete(hosts::unassign))
+        .route(paths::HOST_DRAIN, post(hosts::drain))
         .route(paths::HOST_DESIRED, get(agent::desired))
         .route(paths::HOST_REPORT, post(agent::report))
         .route(paths::HOST_RENDERED, get(rendered::rendered))
@@ -70,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ROLLOUT, get(rollout::show))
         .route(paths::ROLLOUT_PAUSE, post(rollout::pause))
         .route(paths::ROLLOUT_RESUME, post(rollout::resume))
+        .route(paths::ROLLOUT_ABORT, post(rollout::abort))
+        .route(paths::PLAN, post(plan::plan))
+        .route(paths::BACKEND_ROLES, put(backends::switch))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

@@ -2,11 +2,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use lgtm_model::wire::{RolloutPause, RolloutStatus};
+use lgtm_model::wire::{RolloutAborted, RolloutPause, RolloutStatus};
 
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{CHECK_INDEX, JsonBody, QueryParams};
 use super::{AppState, HttpError};
-use crate::cluster::{Op, RolloutOp};
+use crate::cluster::{Op, Reply, RolloutOp};
 use crate::credentials::now as unix_now;
 use crate::rollout;
 
@@ -48,6 +48,25 @@ pub async fn pause(
         .apply(Op::Rollout(RolloutOp::Pause { reason, now }))
         .await?;
     Ok(Json(rollout::status(&s.cluster.view(), &s.rollout_notes)))
+}
+
+/// `POST /v1/rollout/abort[?check_index=N]`: roles and settings go back to what they were
+/// when the rollout was last idle; what already restarted restarts back through the rollout.
+pub async fn abort(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<RolloutAborted>, HttpError> {
+    let expect = q.only(&[CHECK_INDEX])?.check_index()?;
+    let op = Op::Abort { now: unix_now() };
+    let applied = s.cluster.apply_checked(op, expect).await?;
+    match applied.reply {
+        Reply::Aborted { reverted, warnings } => Ok(Json(RolloutAborted {
+            index: applied.index,
+            reverted,
+            warnings,
+        })),
+        other => Err(super::hosts::unexpected(&other)),
+    }
 }
 
 /// `POST /v1/rollout/resume`: permits restarts again; steps in flight get a fresh deadline.

@@ -5,7 +5,7 @@ use axum::extract::State;
 use lgtm_model::settings;
 use lgtm_model::wire::{SetSetting, SettingChanged, SettingEntry};
 
-use super::extract::{JsonBody, PathParams, QueryParams};
+use super::extract::{CHECK_INDEX, JsonBody, PathParams, QueryParams};
 use super::hosts::unexpected;
 use super::{AppState, HttpError};
 use crate::cluster::{Op, Reply};
@@ -46,14 +46,14 @@ pub async fn set(
     q: QueryParams,
     JsonBody(req): JsonBody<SetSetting>,
 ) -> Result<Json<SettingChanged>, HttpError> {
-    q.only(&[])?;
-    let applied = s
-        .cluster
-        .apply(Op::Set {
-            key,
-            value: req.value,
-        })
-        .await?;
+    let q = q.only(&["force", CHECK_INDEX])?;
+    let op = Op::Set {
+        key,
+        value: req.value,
+        force: q.flag("force")?,
+    };
+    let expect = q.check_index()?;
+    let applied = s.cluster.apply_checked(op, expect).await?;
     match applied.reply {
         Reply::Set { key } => Ok(Json(SettingChanged {
             key,

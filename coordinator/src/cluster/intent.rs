@@ -40,6 +40,13 @@ pub struct Intent {
     /// Processes the rollout is about to restart, which gateways stop routing to first
     /// (stored with the rollout).
     pub draining: BTreeSet<ProcessKey>,
+    /// Processes still running a replication factor a change moved (derived from the
+    /// rollout's holds): gateways leave them out while another of their kind that runs the
+    /// new one is ready, so no write goes out with the old quorum when it need not.
+    pub outdated: BTreeSet<ProcessKey>,
+    /// Ring members leaving, with the roles they run (derived from the rollout's holds):
+    /// gateways keep routing to them while ready, until the rollout lets them drain.
+    pub retiring: BTreeMap<ProcessKey, Vec<Role>>,
 }
 
 impl Intent {
@@ -96,11 +103,25 @@ impl Intent {
         (topology, rendered)
     }
 
-    /// What gateways route to: ready processes, less those about to restart.
+    /// What gateways route to: ready processes, less those about to restart, and less those
+    /// still on an old replication factor while one of their kind on the new one is ready.
     fn routable(&self) -> ReadyProcesses {
         let mut ready = self.readiness.effective(&self.hosts);
         for key in &self.draining {
             if let Some(set) = ready.get_mut(&key.host) {
+                set.remove(&key.process);
+            }
+        }
+        let current = |k: &ProcessKey| !self.outdated.contains(k);
+        for key in &self.outdated {
+            let other = ready.iter().any(|(host, set)| {
+                let k = ProcessKey {
+                    host: host.clone(),
+                    process: key.process,
+                };
+                set.contains(&key.process) && current(&k)
+            });
+            if other && let Some(set) = ready.get_mut(&key.host) {
                 set.remove(&key.process);
             }
         }
@@ -118,6 +139,7 @@ impl Intent {
             settings: &self.settings,
             hosts: &self.hosts,
             ready,
+            retiring: &self.retiring,
         };
         let gateway = gateway::render(input, host);
         Ok(Arc::new(HostContent { processes, gateway }))

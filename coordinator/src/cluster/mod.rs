@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::thread;
 
 use lgtm_model::HostName;
+use lgtm_model::process::ProcessId;
 use lgtm_model::render::{HostIntent, RenderError};
 use lgtm_model::settings::SettingError;
 use lgtm_model::topology::Topology;
+use lgtm_model::wire::ChangePlan;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::store::{Commit, Mark, Store, StoreError};
@@ -20,6 +22,7 @@ use crate::store::{Commit, Mark, Store, StoreError};
 mod intent;
 mod marks;
 pub mod ops;
+mod preview;
 mod readiness;
 pub mod rollout;
 mod view;
@@ -62,9 +65,18 @@ pub enum StartError {
     Rollout(#[source] serde_json::Error),
 }
 
-struct Job {
-    op: Op,
-    reply: oneshot::Sender<Result<Applied, ChangeError>>,
+enum Job {
+    /// Apply `op`, if the intent index is still `expect` (when given).
+    Apply {
+        op: Op,
+        expect: Option<u64>,
+        reply: oneshot::Sender<Result<Applied, ChangeError>>,
+    },
+    /// Plan `op` without applying it.
+    Plan {
+        op: Op,
+        reply: oneshot::Sender<Result<ChangePlan, ChangeError>>,
+    },
 }
 
 /// Handle to the cluster: cheap to clone, used by every request.
@@ -98,17 +110,24 @@ impl Cluster {
             .name("lgtm-store".into())
             .spawn(move || {
                 while let Some(job) = queue.blocking_recv() {
-                    let result = core.apply(&job.op);
+                    let (op, expect, reply) = match job {
+                        Job::Plan { op, reply } => {
+                            let _ = reply.send(core.preview(&op));
+                            continue;
+                        }
+                        Job::Apply { op, expect, reply } => (op, expect, reply),
+                    };
+                    let result = core.apply(&op, expect);
                     if let Ok(applied) = &result {
                         if applied.changed {
                             // Published before answering: whoever hears "ok" can read it.
                             publish.send_replace(Arc::new(core.view()));
-                            tracing::info!(index = applied.index, op = %job.op, "change accepted");
+                            tracing::info!(index = applied.index, %op, "change accepted");
                         } else {
-                            tracing::debug!(index = applied.index, op = %job.op, "no change");
+                            tracing::debug!(index = applied.index, %op, "no change");
                         }
                     }
-                    let _ = job.reply.send(result);
+                    let _ = reply.send(result);
                 }
             })
             .map_err(StartError::Thread)?;
@@ -132,12 +151,25 @@ impl Cluster {
 
     /// Applies one operation; `Ok` means it is durable and published.
     pub async fn apply(&self, op: Op) -> Result<Applied, ChangeError> {
+        self.apply_checked(op, None).await
+    }
+
+    /// Applies one operation only while the intent index is still `expect` (when given).
+    pub async fn apply_checked(&self, op: Op, expect: Option<u64>) -> Result<Applied, ChangeError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { op, reply })
-            .await
-            .map_err(|_| ChangeError::Stopped)?;
+        self.send(Job::Apply { op, expect, reply }).await?;
         answer.await.map_err(|_| ChangeError::Stopped)?
+    }
+
+    /// What `op` would do; nothing is applied.
+    pub async fn plan(&self, op: Op) -> Result<ChangePlan, ChangeError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Plan { op, reply }).await?;
+        answer.await.map_err(|_| ChangeError::Stopped)?
+    }
+
+    async fn send(&self, job: Job) -> Result<(), ChangeError> {
+        self.jobs.send(job).await.map_err(|_| ChangeError::Stopped)
     }
 }
 
@@ -145,6 +177,8 @@ impl Cluster {
 struct Core {
     store: Box<dyn Store>,
     index: u64,
+    /// The index of the last change to the intent's hosts, roles or settings.
+    intent_index: u64,
     intent: Intent,
     /// The topology `rendered` was rendered from: the next change compares against it.
     topology: Topology,
@@ -199,11 +233,33 @@ impl Core {
         let (topology, rendered) = intent.render_all();
         // What hosts were given is not stored, only what is held back from them: processes
         // without a hold are taken to run their target already.
-        let (published, held) =
-            rollout::publish_all(&BTreeMap::new(), &BTreeMap::new(), &rendered, &record.held);
+        let (published, held) = rollout::publish_all(
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &rendered,
+            &record.held,
+            None,
+        );
         let held_moved = held != record.held;
         record.held = held;
+        let (topology, rendered, published) =
+            if !rollout::follow_holds(&mut intent, &record.held, &rendered) {
+                (topology, rendered, published)
+            } else {
+                // Gateways leave out what runs an old replication factor and keep what retires:
+                // render them again.
+                let (topology, rendered) = intent.render_all();
+                let given = published;
+                let (published, _) =
+                    rollout::publish_all(&BTreeMap::new(), &given, &rendered, &record.held, None);
+                (topology, rendered, published)
+            };
         let mut index = stored.index;
+        // A database from before the intent index was kept: the last index stands in.
+        let intent_index = match stored.intent_index {
+            0 => stored.index,
+            i => i,
+        };
         let (marks, moved) = marks::advance(&prev, &BTreeMap::new(), &published, index + 1);
         if !moved.is_empty() || held_moved {
             index += 1;
@@ -222,6 +278,7 @@ impl Core {
         Ok(Core {
             store,
             index,
+            intent_index,
             intent,
             topology,
             rendered,
@@ -231,13 +288,24 @@ impl Core {
         })
     }
 
-    fn apply(&mut self, op: &Op) -> Result<Applied, ChangeError> {
+    fn apply(&mut self, op: &Op, expect: Option<u64>) -> Result<Applied, ChangeError> {
+        if let Some(expected) = expect
+            && expected != self.intent_index
+        {
+            return Err(ChangeError::IndexMoved {
+                expected,
+                now: self.intent_index,
+            });
+        }
         if let Op::Rollout(r) = op {
             return self.apply_rollout(r);
         }
-        let mut plan = ops::plan(&self.intent, op)?;
+        let mut plan = self.plan(op)?;
         let readiness_moved = plan.next.readiness != self.intent.readiness;
-        if plan.changes.is_empty() && !readiness_moved {
+        let abandoned = abandoned(op);
+        let abandons = abandoned.is_some_and(|h| self.rollout.held.contains_key(h));
+        let resumes = matches!(op, Op::Abort { .. }) && self.rollout.machine.paused.is_some();
+        if plan.changes.is_empty() && !readiness_moved && !abandons && !resumes {
             return Ok(Applied {
                 index: self.index,
                 changed: false,
@@ -245,18 +313,21 @@ impl Core {
             });
         }
         let index = self.index + 1;
-        let (topology, rendered) = plan
-            .next
-            .rerender(&self.intent, &self.topology, &self.rendered);
-        let (published, held) = rollout::publish_all(
-            &self.rendered,
+        let (topology, rendered, published, held) = self.render_next(
+            &mut plan.next,
             &self.published,
-            &rendered,
             &self.rollout.held,
+            abandoned,
         );
-        let held_moved = held != self.rollout.held;
+        let mut record = self.rollout.clone();
+        record.held = held;
+        if let Op::Abort { now } = op {
+            record.machine.resume(*now);
+        }
+        record.follow_baseline(&self.intent);
+        let record_moved = record != self.rollout;
         let (marks, moved) = marks::advance(&self.marks, &self.published, &published, index);
-        if plan.changes.is_empty() && moved.is_empty() && !held_moved {
+        if plan.changes.is_empty() && moved.is_empty() && !record_moved {
             // Readiness moved without moving any gateway's content: nothing to store.
             self.intent = plan.next;
             self.topology = topology;
@@ -269,18 +340,20 @@ impl Core {
                 reply: plan.reply,
             });
         }
-        let mut record = self.rollout.clone();
-        record.held = held;
+        let intent_changed = !plan.changes.is_empty();
         self.store
             .commit(&Commit {
                 index,
                 changes: plan.changes,
                 marks: moved,
-                rollout: held_moved.then(|| record.to_json()),
+                rollout: record_moved.then(|| record.to_json()),
             })
             .map_err(ChangeError::Store)?;
         if let (Some(host), Some(warnings)) = (target(op), plan.reply.warnings_mut()) {
             warnings.extend(render_warning(rendered.get(host)));
+        }
+        if intent_changed {
+            self.intent_index = index;
         }
         self.index = index;
         self.intent = plan.next;
@@ -296,12 +369,235 @@ impl Core {
         })
     }
 
+    /// Plans `op` against the intent, with what retiring processes add: a host cannot be
+    /// removed nor take a role joining their rings while they drain, and unassigning a role
+    /// already gone with `--force` abandons the drain of its process.
+    fn plan(&self, op: &Op) -> Result<ops::Plan, ChangeError> {
+        if let Op::Abort { .. } = op {
+            return self.plan_abort();
+        }
+        if let Op::Assign {
+            host,
+            role,
+            backend,
+        } = op
+        {
+            self.check_not_retiring(host, role, *backend)?;
+        }
+        if let Op::RemoveHost { host, force: false } = op {
+            let retiring = self.rollout.retiring(host, &self.rendered);
+            if !retiring.is_empty() {
+                return Err(ChangeError::Retiring {
+                    host: host.clone(),
+                    processes: retiring
+                        .iter()
+                        .map(|p| p.id.unit_name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        match ops::plan(&self.intent, op) {
+            Err(ChangeError::NotAssigned { host, role, .. })
+                if matches!(op, Op::Unassign { force: true, .. })
+                    && self
+                        .rollout
+                        .retiring(&host, &self.rendered)
+                        .iter()
+                        .any(|p| p.id == ProcessId::for_role(role)) =>
+            {
+                // The role went already and its process still drains: stop it now.
+                Ok(ops::Plan {
+                    next: self.intent.clone(),
+                    changes: Vec::new(),
+                    reply: Reply::Unassigned {
+                        role,
+                        warnings: vec![format!(
+                            "{} on {host} stops at once: its drain is abandoned, and what it has not flushed when it stops is lost",
+                            ProcessId::for_role(role).unit_name()
+                        )],
+                    },
+                })
+            }
+            plan => plan,
+        }
+    }
+
+    /// Renders `next` after a change and what every host is given, from what hosts were
+    /// `given` and the rollout's `held` processes: (topology, targets, given, holds).
+    /// Gateways leave out processes still on a replication factor the change moves, which
+    /// only the holds tell: when those move, gateways render again.
+    #[allow(clippy::type_complexity)]
+    fn render_next(
+        &self,
+        next: &mut Intent,
+        given: &BTreeMap<HostName, Rendered>,
+        held: &BTreeMap<HostName, rollout::HostHolds>,
+        abandoned: Option<&HostName>,
+    ) -> (
+        Topology,
+        BTreeMap<HostName, Rendered>,
+        BTreeMap<HostName, Rendered>,
+        BTreeMap<HostName, rollout::HostHolds>,
+    ) {
+        let (topology, rendered) = next.rerender(&self.intent, &self.topology, &self.rendered);
+        let (published, holds) =
+            rollout::publish_all(&self.rendered, given, &rendered, held, abandoned);
+        if !rollout::follow_holds(next, &holds, &rendered) {
+            return (topology, rendered, published, holds);
+        }
+        let (topology, rendered) = next.rerender(&self.intent, &self.topology, &self.rendered);
+        let (published, holds) =
+            rollout::publish_all(&self.rendered, given, &rendered, held, abandoned);
+        (topology, rendered, published, holds)
+    }
+
+    /// Plans going back to the roles and settings of the rollout's baseline, as one change
+    /// made of the operations that take them back.
+    fn plan_abort(&self) -> Result<ops::Plan, ChangeError> {
+        let Some(baseline) = &self.rollout.baseline else {
+            return Err(ChangeError::NothingToAbort);
+        };
+        if let Some(step) = self.rollout.machine.steps.iter().find(|s| s.retire) {
+            return Err(ChangeError::AbortDraining {
+                host: step.key.host.clone(),
+                unit: step.key.process.unit_name(),
+            });
+        }
+        let mut next = self.intent.clone();
+        let (mut changes, mut reverted, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+        for op in baseline.revert(&self.intent) {
+            let mut plan = ops::plan(&next, &op).map_err(|source| ChangeError::AbortRefused {
+                op: op.to_string(),
+                source: Box::new(source),
+            })?;
+            next = plan.next;
+            changes.extend(plan.changes);
+            warnings.extend(
+                plan.reply
+                    .warnings_mut()
+                    .map(std::mem::take)
+                    .unwrap_or_default(),
+            );
+            reverted.push(op.to_string());
+        }
+        Ok(ops::Plan {
+            next,
+            changes,
+            reply: Reply::Aborted { reverted, warnings },
+        })
+    }
+
+    /// What `op` would do, worked out as [`Core::apply`] would and then thrown away: the
+    /// same refusals, the same warnings, the hosts' changes and the rollout's waves.
+    fn preview(&self, op: &Op) -> Result<ChangePlan, ChangeError> {
+        let mut plan = self.plan(op)?;
+        let abandoned = abandoned(op);
+        let (_, rendered, published, held) = self.render_next(
+            &mut plan.next,
+            &self.published,
+            &self.rollout.held,
+            abandoned,
+        );
+        if let (Some(host), Some(warnings)) = (target(op), plan.reply.warnings_mut()) {
+            warnings.extend(render_warning(rendered.get(host)));
+        }
+        let mut secrets = self.intent.secrets.clone();
+        for (key, value) in &plan.next.secrets {
+            // Both values stay out of the diffs: the old one under another name.
+            secrets.insert(format!("{key} (new)"), value.clone());
+        }
+        let earlier = self
+            .rollout
+            .waiting(&self.rendered)
+            .into_iter()
+            .map(|w| w.key)
+            .collect();
+        let (before, after) = (self.intent.assignments(), plan.next.assignments());
+        let paused =
+            (self.rollout.machine.paused.as_ref()).filter(|_| !matches!(op, Op::Abort { .. }));
+        let reverts = match &plan.reply {
+            Reply::Aborted { reverted, .. } => reverted.clone(),
+            _ => Vec::new(),
+        };
+        Ok(ChangePlan {
+            intent_index: self.intent_index,
+            reverts,
+            warnings: plan
+                .reply
+                .warnings_mut()
+                .map(std::mem::take)
+                .unwrap_or_default(),
+            hosts: preview::hosts(&self.published, &rendered, abandoned, &secrets),
+            waves: preview::waves(
+                &self.rollout.machine,
+                &held,
+                &rendered,
+                &published,
+                &earlier,
+                plan.next.settings.rollout,
+            ),
+            // An abort ends the pause.
+            held_up: paused.map(|p| {
+                format!(
+                    "the rollout is paused ({}): nothing restarts until `lgtmctl rollout resume`",
+                    p.reason
+                )
+            }),
+            replication: preview::replication(&before, &after),
+            consistency: preview::consistency(&before, &after),
+        })
+    }
+
+    /// Refuses a role whose targets a process still retiring on the host runs: both would
+    /// join the same rings under the host's name.
+    fn check_not_retiring(
+        &self,
+        host: &HostName,
+        role: &str,
+        backend: Option<lgtm_model::Backend>,
+    ) -> Result<(), ChangeError> {
+        let Ok(role) =
+            lgtm_model::Role::resolve(role, backend, self.intent.settings.default_backend)
+        else {
+            return Ok(()); // the plan names what is wrong with it
+        };
+        let targets = role.expand();
+        let busy = self
+            .rollout
+            .retiring(host, &self.rendered)
+            .into_iter()
+            .find(|p| {
+                p.roles
+                    .iter()
+                    .flat_map(|r| r.expand())
+                    .any(|t| targets.contains(&t))
+            });
+        match busy {
+            Some(p) => Err(ChangeError::RetiringOverlap {
+                host: host.clone(),
+                role,
+                unit: p.id.unit_name(),
+                process_role: p.id.role.unwrap_or(lgtm_model::Role::resolve(
+                    "all",
+                    Some(p.id.backend),
+                    p.id.backend,
+                )?),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Records rollout decisions or an operator's pause or resume: released holds give
     /// their hosts the target version of the process, which moves their marks.
     fn apply_rollout(&mut self, op: &RolloutOp) -> Result<Applied, ChangeError> {
         let mut record = self.rollout.clone();
         let released = match op {
-            RolloutOp::Decide { events, now } => record.decide(events, *now),
+            RolloutOp::Decide { events, now } => {
+                let released = record.decide(events, *now);
+                record.follow_baseline(&self.intent);
+                released
+            }
             RolloutOp::Pause { reason, now } => {
                 record.machine.pause(reason.clone(), *now);
                 Vec::new()
@@ -332,17 +628,22 @@ impl Core {
         // Gateways stop routing to what is about to restart, until it is through.
         let mut intent = self.intent.clone();
         intent.draining = record.machine.draining();
-        let (topology, rendered, published) = if intent.draining == self.intent.draining {
-            (self.topology.clone(), self.rendered.clone(), given)
-        } else {
-            let (topology, rendered) =
-                intent.rerender(&self.intent, &self.topology, &self.rendered);
-            let (published, held) =
-                rollout::publish_all(&self.rendered, &given, &rendered, &record.held);
-            record.held = held;
-            (topology, rendered, published)
-        };
+        let holds_moved = rollout::follow_holds(&mut intent, &record.held, &self.rendered);
+        let (topology, rendered, published) =
+            if intent.draining == self.intent.draining && !holds_moved {
+                (self.topology.clone(), self.rendered.clone(), given)
+            } else {
+                let (topology, rendered) =
+                    intent.rerender(&self.intent, &self.topology, &self.rendered);
+                let (published, held) =
+                    rollout::publish_all(&self.rendered, &given, &rendered, &record.held, None);
+                record.held = held;
+                (topology, rendered, published)
+            };
         let (marks, moved) = marks::advance(&self.marks, &self.published, &published, index);
+        record
+            .machine
+            .stamp_released(|host| marks.get(host).map_or(index, |m| m.index));
         self.store
             .commit(&Commit {
                 index,
@@ -396,21 +697,35 @@ impl Core {
             .collect();
         View {
             index: self.index,
+            intent_index: self.intent_index,
             settings: self.intent.settings.clone(),
             secrets_set: self.intent.secrets.keys().cloned().collect(),
             hosts,
             rollout: Arc::new(RolloutView {
                 machine: self.rollout.machine.clone(),
-                waiting: self.rollout.waiting(),
+                waiting: self.rollout.waiting(&self.rendered),
             }),
         }
+    }
+}
+
+/// The host whose removed ring members an operator stops at once (`--force`).
+fn abandoned(op: &Op) -> Option<&HostName> {
+    match op {
+        Op::Unassign {
+            host, force: true, ..
+        }
+        | Op::Drain {
+            host, force: true, ..
+        } => Some(host),
+        _ => None,
     }
 }
 
 /// The host an operation is about, when its rendering is worth a warning.
 fn target(op: &Op) -> Option<&HostName> {
     match op {
-        Op::Assign { host, .. } | Op::Unassign { host, .. } => Some(host),
+        Op::Assign { host, .. } | Op::Unassign { host, .. } | Op::Drain { host, .. } => Some(host),
         _ => None,
     }
 }

@@ -5,6 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 use crate::store::{SqliteStore, Stored};
 
+mod plan;
+mod switch;
+
 fn h(s: &str) -> HostName {
     s.parse().unwrap()
 }
@@ -22,6 +25,36 @@ fn assign(host: &str, role: &str) -> Op {
         role: role.into(),
         backend: None,
     }
+}
+
+/// Registers `hosts` at 198.18.0.2, .3, ... in order.
+async fn register_all(c: &Cluster, hosts: &[&str]) {
+    for (n, host) in hosts.iter().enumerate() {
+        c.apply(register(host, &format!("198.18.0.{}", n + 2)))
+            .await
+            .unwrap();
+    }
+}
+
+/// Records one rollout decision at `now`, as the driver does.
+async fn decide(c: &Cluster, now: u64, event: lgtm_model::rollout::Event) {
+    let events = vec![event];
+    c.apply(Op::Rollout(RolloutOp::Decide { events, now }))
+        .await
+        .unwrap();
+}
+
+/// The permit of a healthy ring member `key`, to restart or (`retire`) to leave.
+fn permit_member(
+    key: &lgtm_model::rollout::ProcessKey,
+    retire: bool,
+) -> lgtm_model::rollout::Event {
+    lgtm_model::rollout::Event::Permit(lgtm_model::rollout::Permit {
+        key: key.clone(),
+        stateful: true,
+        healthy: true,
+        retire,
+    })
 }
 
 /// A SQLite store that can be told to fail its next commits.
@@ -109,6 +142,7 @@ async fn desired_index_moves_only_when_a_hosts_content_changes() {
             key: w.key.clone(),
             stateful: w.stateful,
             healthy: true,
+            retire: false,
         })
     };
     let events = v.rollout.waiting.iter().map(permit).collect();
@@ -159,6 +193,7 @@ async fn on_s3(c: &Cluster, backend: &str) -> u64 {
         let op = Op::Set {
             key: format!("{backend}.{k}"),
             value: v.into(),
+            force: false,
         };
         index = c.apply(op).await.unwrap().index;
     }
@@ -176,6 +211,7 @@ async fn state_and_indexes_survive_a_restart() {
         c.apply(Op::Set {
             key: "loki.log_level".into(),
             value: "warn".into(),
+            force: false,
         })
         .await
         .unwrap();
@@ -279,9 +315,11 @@ async fn render_errors_keep_the_last_good_index_and_warn() {
     let c = open(dir.path());
     c.apply(register("h1", "198.18.0.2")).await.unwrap();
     c.apply(assign("h1", "mimir:all")).await.unwrap();
+    // Forced: moving a deployed backend's storage is refused otherwise.
     let set = |k: &str, v: &str| Op::Set {
         key: k.into(),
         value: v.into(),
+        force: true,
     };
     c.apply(set("mimir.storage.backend", "s3")).await.unwrap();
     let v = c.view();
@@ -326,6 +364,7 @@ async fn the_rollout_survives_a_restart() {
         let set = Op::Set {
             key: "loki.log_level".into(),
             value: "warn".into(),
+            force: false,
         };
         c.apply(set).await.unwrap();
         let v = c.view();
@@ -335,6 +374,7 @@ async fn the_rollout_survives_a_restart() {
             key: first.key.clone(),
             stateful: first.stateful,
             healthy: true,
+            retire: false,
         });
         let release = Event::Release(first.key.clone());
         let decide = RolloutOp::Decide {
@@ -397,6 +437,7 @@ async fn a_released_process_is_not_held_again_and_gateways_leave_it_out_meanwhil
     c.apply(Op::Set {
         key: "loki.log_level".into(),
         value: "warn".into(),
+        force: false,
     })
     .await
     .unwrap();
@@ -413,6 +454,7 @@ async fn a_released_process_is_not_held_again_and_gateways_leave_it_out_meanwhil
         key: w.key.clone(),
         stateful: true,
         healthy: true,
+        retire: false,
     });
     c.apply(decide(vec![permit], 1)).await.unwrap();
     assert!(
@@ -431,6 +473,10 @@ async fn a_released_process_is_not_held_again_and_gateways_leave_it_out_meanwhil
     let given = v.desired(&h("h1")).unwrap().unwrap();
     let p = given.processes.iter().find(|p| p.id == write).unwrap();
     assert!(p.config.contains("log_level: warn"), "{}", p.config);
+    // The step knows which of its host's indexes carries the restart: later changes to the
+    // host do not make it look unapplied.
+    let step = &v.rollout.machine.steps[0];
+    assert_eq!(step.released_at, v.desired_index(&h("h1")));
     assert!(
         !gateway(&c).contains(&upstream),
         "still out while in flight"
@@ -440,4 +486,168 @@ async fn a_released_process_is_not_held_again_and_gateways_leave_it_out_meanwhil
         .unwrap();
     assert!(gateway(&c).contains(&upstream), "back once through");
     assert!(c.view().rollout.machine.steps.is_empty());
+}
+
+/// A ring member unassigned without `--force` retires through the rollout: its host keeps
+/// running it (held, across a coordinator restart) until the rollout releases its removal;
+/// meanwhile the host cannot be removed nor take a role overlapping it, and
+/// `unassign-role --force` stops it at once.
+#[tokio::test]
+async fn an_unassigned_ring_member_retires_through_the_rollout() {
+    let ingester = lgtm_model::process::ProcessId::for_role("tempo:ingester".parse().unwrap());
+    let runs_ingester = |c: &Cluster, host: &str| {
+        c.view()
+            .desired(&h(host))
+            .unwrap()
+            .unwrap()
+            .processes
+            .iter()
+            .any(|p| p.id == ingester)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (c, writer) = Cluster::start(Box::new(SqliteStore::open(dir.path()).unwrap())).unwrap();
+        on_s3(&c, "tempo").await;
+        for (n, host) in ["h1", "h2", "h3"].iter().enumerate() {
+            c.apply(register(host, &format!("198.18.0.{}", n + 2)))
+                .await
+                .unwrap();
+            c.apply(assign(host, "tempo:ingester")).await.unwrap();
+            c.apply(Op::Ready {
+                host: h(host),
+                ready: [ingester].into(),
+            })
+            .await
+            .unwrap();
+        }
+        let unassign = |force| Op::Unassign {
+            host: h("h3"),
+            role: "tempo:ingester".into(),
+            force,
+        };
+        let a = c.apply(unassign(false)).await.unwrap();
+        assert!(matches!(a.reply, Reply::Unassigned { .. }), "{:?}", a.reply);
+        assert!(runs_ingester(&c, "h3"), "held until drained");
+        let v = c.view();
+        let leaving: Vec<(String, bool)> = v
+            .rollout
+            .waiting
+            .iter()
+            .filter(|w| w.key.host.as_str() == "h3")
+            .map(|w| (w.key.to_string(), w.retire))
+            .collect();
+        assert_eq!(
+            leaving,
+            [("lgtm-tempo-ingester.service on h3".to_string(), true)]
+        );
+        let e = c
+            .apply(Op::RemoveHost {
+                host: h("h3"),
+                force: false,
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("h3 is still draining (lgtm-tempo-ingester.service)"),
+            "{e}"
+        );
+        let e = c
+            .apply(assign("h3", "tempo:ingester"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lgtm-tempo-ingester.service on h3 still drains")
+                && e.contains("lgtmctl unassign-role h3 tempo:ingester --force"),
+            "{e}"
+        );
+        // A role that does not overlap goes on.
+        c.apply(assign("h3", "tempo:querier")).await.unwrap();
+        drop(c);
+        writer.join();
+    }
+    let c = open(dir.path());
+    assert!(runs_ingester(&c, "h3"), "still held after a restart");
+    assert!(c.view().rollout.waiting.iter().any(|w| w.retire));
+    let a = c
+        .apply(Op::Unassign {
+            host: h("h3"),
+            role: "tempo:ingester".into(),
+            force: true,
+        })
+        .await
+        .unwrap();
+    let Reply::Unassigned { warnings, .. } = &a.reply else {
+        panic!("{:?}", a.reply)
+    };
+    assert!(
+        warnings[0].contains("its drain is abandoned"),
+        "{warnings:?}"
+    );
+    assert!(!runs_ingester(&c, "h3"), "stopped at once");
+    assert!(c.view().rollout.waiting.iter().all(|w| !w.retire));
+    assert!(runs_ingester(&c, "h1"), "others untouched");
+}
+
+/// A third write host raises Loki's replication from 1 to 3: while the first two still run
+/// replication 1 (held for their restart), the gateway sends writes only to the one on 3
+/// once it is ready, and to each again once it restarted on 3.
+#[tokio::test]
+async fn gateways_prefer_processes_on_the_new_replication_factor() {
+    use lgtm_model::process::{ProcessId, processes};
+    use lgtm_model::rollout::{Event, ProcessKey};
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path());
+    on_s3(&c, "loki").await;
+    register_all(&c, &["h1", "h2", "h3"]).await;
+    for role in ["loki:write", "loki:read", "loki:backend", "loki:gateway"] {
+        c.apply(assign("h1", role)).await.unwrap();
+    }
+    c.apply(assign("h2", "loki:write")).await.unwrap();
+    let ready = |host: &str| Op::Ready {
+        host: h(host),
+        ready: processes(&c.view().hosts[&h(host)].roles)
+            .into_keys()
+            .collect(),
+    };
+    for host in ["h1", "h2"] {
+        c.apply(ready(host)).await.unwrap();
+    }
+    plan::settle(&c).await;
+    let write = ProcessId::for_role("loki:write".parse().unwrap());
+    let routed = |c: &Cluster| -> Vec<String> {
+        let v = c.view();
+        let content = v.hosts[&h("h1")].rendered.clone().unwrap();
+        let conf = content.gateway.clone().unwrap().config;
+        ["198.18.0.2", "198.18.0.3", "198.18.0.4"]
+            .into_iter()
+            .filter(|a| conf.contains(&format!("server {a}:{} ", write.ports().http)))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(routed(&c), ["198.18.0.2", "198.18.0.3"]);
+
+    c.apply(assign("h3", "loki:write")).await.unwrap();
+    assert_eq!(
+        routed(&c),
+        ["198.18.0.2", "198.18.0.3"],
+        "nothing on replication 3 is ready yet"
+    );
+    c.apply(ready("h3")).await.unwrap();
+    assert_eq!(
+        routed(&c),
+        ["198.18.0.4"],
+        "only what writes with quorum 2 of 3"
+    );
+
+    // h1's write restarts on replication 3 and is through: it takes writes again.
+    let key = ProcessKey {
+        host: h("h1"),
+        process: write,
+    };
+    decide(&c, 1, permit_member(&key, false)).await;
+    decide(&c, 2, Event::Release(key.clone())).await;
+    decide(&c, 3, Event::Done(key)).await;
+    assert_eq!(routed(&c), ["198.18.0.2", "198.18.0.4"]);
 }

@@ -18,6 +18,8 @@ use super::intent::Rendered;
 pub struct View {
     /// The cluster index.
     pub index: u64,
+    /// The index of the last change to hosts, roles or settings.
+    pub intent_index: u64,
     /// Settings (non-secret).
     pub settings: Settings,
     /// Secret keys that hold a value.

@@ -31,6 +31,11 @@ pub struct Operation {
     pub errors: &'static [u16],
 }
 
+const CHECK_INDEX: (&str, &str) = (
+    "check_index",
+    "apply only while the intent index is still this (a dry run's intent_index); 409 index_moved otherwise",
+);
+
 const FORCE: (&str, &str) = (
     "force",
     "true to go ahead despite the refusal (roles, data)",
@@ -104,8 +109,8 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         method: "delete",
         path: paths::HOST,
-        summary: "Remove a host (refused while it has roles, unless force=true)",
-        query: &[FORCE],
+        summary: "Remove a host (refused while it has roles or drains, unless force=true)",
+        query: &[FORCE, CHECK_INDEX],
         body: None,
         ok: (200, Some("HostRemoved")),
         errors: &[400, 404, 409],
@@ -114,7 +119,7 @@ pub const OPERATIONS: &[Operation] = &[
         method: "post",
         path: paths::HOST_ROLES,
         summary: "Assign a role; an unregistered host is created",
-        query: &[],
+        query: &[CHECK_INDEX],
         body: Some("AssignRequest"),
         ok: (200, Some("AssignResponse")),
         errors: &[400, 409, 413, 415],
@@ -122,11 +127,29 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         method: "delete",
         path: paths::HOST_ROLE,
-        summary: "Unassign a role (stateful roles need force=true)",
-        query: &[FORCE],
+        summary: "Unassign a role; a ring member it removes drains first (force=true: stops at once)",
+        query: &[FORCE, CHECK_INDEX],
         body: None,
         ok: (200, Some("UnassignResponse")),
         errors: &[400, 404, 409],
+    },
+    Operation {
+        method: "post",
+        path: paths::HOST_DRAIN,
+        summary: "Drain a host: unassign its roles, ring members flushing and leaving their rings first (admin)",
+        query: &[CHECK_INDEX],
+        body: Some("DrainRequest"),
+        ok: (200, Some("DrainResponse")),
+        errors: &[400, 404, 409, 413, 415],
+    },
+    Operation {
+        method: "put",
+        path: paths::BACKEND_ROLES,
+        summary: "Place a backend's roles anew, staged: new processes first, old ring members drain once those are healthy (admin)",
+        query: &[CHECK_INDEX],
+        body: Some("SwitchRequest"),
+        ok: (200, Some("Switched")),
+        errors: &[400, 404, 409, 413, 415],
     },
     Operation {
         method: "get",
@@ -176,8 +199,8 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         method: "put",
         path: paths::SETTING,
-        summary: "Set one setting or secret; empty clears",
-        query: &[],
+        summary: "Set one setting or secret; empty clears (moving a deployed backend's storage needs force=true)",
+        query: &[FORCE, CHECK_INDEX],
         body: Some("SetSetting"),
         ok: (200, Some("SettingChanged")),
         errors: &[400, 413, 415],
@@ -227,6 +250,24 @@ pub const OPERATIONS: &[Operation] = &[
         ok: (200, Some("RolloutStatus")),
         errors: &[400],
     },
+    Operation {
+        method: "post",
+        path: paths::ROLLOUT_ABORT,
+        summary: "Abort the rollout: roles and settings go back to what they were when it was last idle; what already restarted restarts back (admin)",
+        query: &[CHECK_INDEX],
+        body: None,
+        ok: (200, Some("RolloutAborted")),
+        errors: &[400, 409],
+    },
+    Operation {
+        method: "post",
+        path: paths::PLAN,
+        summary: "What a change would do, without applying it: per host diffs, restart waves, replication, consistency (admin)",
+        query: &[],
+        body: Some("Change"),
+        ok: (200, Some("ChangePlan")),
+        errors: &[400, 404, 409, 413, 415],
+    },
 ];
 
 /// Paths anyone may call, without a credential.
@@ -247,10 +288,10 @@ fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| {
-            let schema = if name == "host" {
-                r("HostName")
-            } else {
-                json!({ "type": "string" })
+            let schema = match name {
+                "host" => r("HostName"),
+                "backend" => r("Backend"),
+                _ => json!({ "type": "string" }),
             };
             json!({ "name": name, "in": "path", "required": true, "schema": schema })
         })

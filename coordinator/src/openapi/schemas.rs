@@ -197,6 +197,82 @@ pub fn all() -> Map<String, Value> {
                     ("role", r("Role"), true),
                     ("index", index(), true),
                     ("warnings", warnings(), true),
+                    (
+                        "draining",
+                        arr(string(
+                            "a unit that flushes and leaves its ring before it stops",
+                        )),
+                        false,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "DrainRequest",
+            obj(
+                "drain a host",
+                &[
+                    ("backend", r("Backend"), false),
+                    (
+                        "force",
+                        boolean("stop at once, without flushing, even below a ring's write quorum"),
+                        false,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "SwitchRequest",
+            obj(
+                "a backend's roles by host, placed anew",
+                &[(
+                    "hosts",
+                    json!({ "type": "object", "description": "roles by host name, bare or qualified",
+                        "additionalProperties": arr(string("a role of the backend")) }),
+                    true,
+                )],
+            ),
+        ),
+        (
+            "Switched",
+            obj(
+                "result of a switch",
+                &[
+                    ("backend", r("Backend"), true),
+                    (
+                        "hosts",
+                        json!({ "type": "object", "description": "the backend's roles by host name",
+                            "additionalProperties": arr(r("Role")) }),
+                        true,
+                    ),
+                    ("index", index(), true),
+                    ("warnings", warnings(), true),
+                    (
+                        "draining",
+                        arr(string(
+                            "a process (unit on host) that flushes and leaves its ring before it stops",
+                        )),
+                        true,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "DrainResponse",
+            obj(
+                "result of a drain",
+                &[
+                    ("host", r("HostName"), true),
+                    ("roles", arr(r("Role")), true),
+                    ("index", index(), true),
+                    ("warnings", warnings(), true),
+                    (
+                        "draining",
+                        arr(string(
+                            "a unit that flushes and leaves its ring before it stops",
+                        )),
+                        true,
+                    ),
                 ],
             ),
         ),
@@ -505,6 +581,11 @@ pub fn all() -> Map<String, Value> {
                         true,
                     ),
                     ("note", string("what it waits for, when known"), false),
+                    (
+                        "retire",
+                        boolean("removed rather than restarted: flushes and leaves its ring first"),
+                        false,
+                    ),
                 ],
             ),
         ),
@@ -525,6 +606,11 @@ pub fn all() -> Map<String, Value> {
                 "cluster status",
                 &[
                     ("index", index(), true),
+                    (
+                        "intent_index",
+                        int("index of the last change to hosts, roles or settings"),
+                        true,
+                    ),
                     ("rollout", r("RolloutStatus"), true),
                     ("backends", arr(r("BackendConsistency")), true),
                     ("hosts", arr(r("HostStatus")), true),
@@ -544,6 +630,173 @@ pub fn all() -> Map<String, Value> {
     ];
     schemas
         .into_iter()
+        .chain(plan())
         .map(|(n, s)| (n.to_owned(), s))
         .collect()
+}
+
+/// The schemas of a dry run: the change asked for and its plan.
+fn plan() -> Vec<(&'static str, Value)> {
+    let tag = |name: &str| json!({ "type": "string", "enum": [name] });
+    let force = || boolean("stop at once, without a drain");
+    let change = |name: &str, props: &[(&str, Value, bool)]| {
+        let mut all = vec![("change", tag(name), true)];
+        all.extend(props.iter().cloned());
+        obj(&format!("plan a {name}"), &all)
+    };
+    let action = |values: &[&str]| json!({ "type": "string", "enum": values });
+    vec![
+        (
+            "Change",
+            json!({ "anyOf": [
+                change("assign", &[
+                    ("host", r("HostName"), true),
+                    ("role", string("the role as given"), true),
+                    ("backend", or_null(r("Backend")), false),
+                ]),
+                change("unassign", &[
+                    ("host", r("HostName"), true),
+                    ("role", string("the role as assigned"), true),
+                    ("force", force(), false),
+                ]),
+                change("drain", &[
+                    ("host", r("HostName"), true),
+                    ("backend", or_null(r("Backend")), false),
+                    ("force", force(), false),
+                ]),
+                change("remove_host", &[
+                    ("host", r("HostName"), true),
+                    ("force", force(), false),
+                ]),
+                change("set", &[
+                    ("key", string("dotted key"), true),
+                    ("value", string("text value; empty clears"), true),
+                    ("force", boolean("move a deployed backend's storage anyway"), false),
+                ]),
+                change("switch", &[
+                    ("backend", r("Backend"), true),
+                    ("hosts", json!({ "type": "object", "additionalProperties": arr(string("a role of the backend")) }), true),
+                ]),
+                change("abort_rollout", &[]),
+            ]}),
+        ),
+        (
+            "RolloutAborted",
+            obj(
+                "result of aborting the rollout",
+                &[
+                    ("index", int("cluster index"), true),
+                    (
+                        "reverted",
+                        arr(string("an operation that took a role or setting back")),
+                        true,
+                    ),
+                    ("warnings", arr(string("one sentence")), true),
+                ],
+            ),
+        ),
+        (
+            "ProcessAction",
+            action(&[
+                "start",
+                "start_after_drain",
+                "restart",
+                "rewrite",
+                "drain",
+                "stop",
+            ]),
+        ),
+        ("GatewayAction", action(&["start", "reload", "stop"])),
+        (
+            "ProcessPlan",
+            obj(
+                "what happens to one process",
+                &[
+                    ("unit", string("systemd unit"), true),
+                    ("action", r("ProcessAction"), true),
+                    (
+                        "diff",
+                        string("unified diff of its config, secrets redacted"),
+                        true,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "GatewayPlan",
+            obj(
+                "what happens to a host's gateway",
+                &[
+                    ("action", r("GatewayAction"), true),
+                    ("diff", string("unified diff of its nginx.conf"), true),
+                ],
+            ),
+        ),
+        (
+            "HostPlan",
+            obj(
+                "one host's part of a plan",
+                &[
+                    ("host", r("HostName"), true),
+                    ("processes", arr(r("ProcessPlan")), true),
+                    ("gateway", or_null(r("GatewayPlan")), true),
+                ],
+            ),
+        ),
+        (
+            "PlannedStep",
+            obj(
+                "a restart or drain the rollout paces",
+                &[
+                    ("host", r("HostName"), true),
+                    ("unit", string("systemd unit"), true),
+                    ("action", r("ProcessAction"), true),
+                    (
+                        "earlier",
+                        boolean("already waiting for an earlier change"),
+                        true,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "ReplicationChange",
+            obj(
+                "a replicated ring whose factor moves",
+                &[
+                    ("role", r("Role"), true),
+                    ("before", int("factor now (0: not deployed)"), true),
+                    ("after", int("factor after (0: no longer deployed)"), true),
+                ],
+            ),
+        ),
+        (
+            "ChangePlan",
+            obj(
+                "what a change would do; nothing was changed",
+                &[
+                    (
+                        "intent_index",
+                        int("the intent index planned at: pass it as check_index"),
+                        true,
+                    ),
+                    ("warnings", arr(string("one sentence")), true),
+                    (
+                        "reverts",
+                        arr(string("what a rollout abort takes back")),
+                        true,
+                    ),
+                    ("hosts", arr(r("HostPlan")), true),
+                    ("waves", arr(arr(r("PlannedStep"))), true),
+                    (
+                        "held_up",
+                        or_null(string("why the rollout would not start now")),
+                        true,
+                    ),
+                    ("replication", arr(r("ReplicationChange")), true),
+                    ("consistency", arr(r("BackendConsistency")), true),
+                ],
+            ),
+        ),
+    ]
 }

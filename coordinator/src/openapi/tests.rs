@@ -50,10 +50,13 @@ fn check(
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
+            let map_of = schema["additionalProperties"].is_object();
             for (k, v) in obj {
-                let s = props
-                    .get(k)
-                    .ok_or(format!("{at}: field '{k}' is not in the schema"))?;
+                let s = match props.get(k) {
+                    Some(s) => s,
+                    None if map_of => &schema["additionalProperties"],
+                    None => return Err(format!("{at}: field '{k}' is not in the schema")),
+                };
                 check(schemas, s, v, full, &format!("{at}.{k}"))?;
             }
             for req in schema["required"].as_array().into_iter().flatten() {
@@ -140,6 +143,7 @@ fn rollout_process(full: bool) -> RolloutProcess {
         unit: "lgtm-loki-write.service".into(),
         stateful: full,
         note: full.then(|| "not ready".into()),
+        retire: full,
     }
 }
 
@@ -246,6 +250,44 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
                 role: ing,
                 index: 4,
                 warnings: vec![],
+                draining: if full {
+                    vec!["lgtm-loki-write.service".into()]
+                } else {
+                    vec![]
+                },
+            }),
+        ),
+        (
+            "DrainRequest",
+            json(&DrainRequest {
+                backend: full.then_some(lgtm_model::Backend::Loki),
+                force: full,
+            }),
+        ),
+        (
+            "DrainResponse",
+            json(&DrainResponse {
+                host: host.clone(),
+                roles: vec![ing],
+                index: 4,
+                warnings: vec![],
+                draining: vec!["lgtm-loki-write.service".into()],
+            }),
+        ),
+        (
+            "SwitchRequest",
+            json(&SwitchRequest {
+                hosts: [(host.clone(), vec!["write".into()])].into(),
+            }),
+        ),
+        (
+            "Switched",
+            json(&Switched {
+                backend: Backend::Loki,
+                hosts: [(host.clone(), vec![role("loki:write")])].into(),
+                index: 4,
+                warnings: vec![],
+                draining: vec!["lgtm-loki.service on h1".into()],
             }),
         ),
         (
@@ -393,6 +435,7 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
             "ClusterStatus",
             json(&ClusterStatus {
                 index: 7,
+                intent_index: 6,
                 rollout: rollout(full),
                 backends: vec![],
                 hosts: vec![],
@@ -407,6 +450,89 @@ fn samples(full: bool) -> Vec<(&'static str, Value)> {
         ("RolloutStatus", json(&rollout(full))),
         ("RolloutProcess", json(&rollout_process(full))),
         ("Health", serde_json::json!({ "status": "ok", "index": 7 })),
+    ]
+    .into_iter()
+    .chain(plan_samples(full))
+    .collect()
+}
+
+fn plan_samples(full: bool) -> Vec<(&'static str, Value)> {
+    let host: lgtm_model::HostName = "h1".parse().unwrap();
+    let change = if full {
+        Change::Assign {
+            host: host.clone(),
+            role: "ingester".into(),
+            backend: Some(Backend::Loki),
+        }
+    } else {
+        Change::Set {
+            key: "loki.log_level".into(),
+            value: "warn".into(),
+            force: false,
+        }
+    };
+    let process = ProcessPlan {
+        unit: "lgtm-loki-write.service".into(),
+        action: ProcessAction::Restart,
+        diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
+    };
+    let gateway = GatewayPlan {
+        action: GatewayAction::Reload,
+        diff: String::new(),
+    };
+    let step = PlannedStep {
+        host: host.clone(),
+        unit: "lgtm-loki-write.service".into(),
+        action: ProcessAction::Drain,
+        earlier: full,
+    };
+    let host_plan = HostPlan {
+        host: host.clone(),
+        processes: vec![process.clone()],
+        gateway: full.then(|| gateway.clone()),
+    };
+    let replication = ReplicationChange {
+        role: role("loki:ingester"),
+        before: 1,
+        after: 3,
+    };
+    vec![
+        ("Change", json(&change)),
+        (
+            "Change",
+            json(&Change::Switch {
+                backend: Backend::Loki,
+                hosts: [(host.clone(), vec!["read".into(), "write".into()])].into(),
+            }),
+        ),
+        ("ProcessAction", json(&ProcessAction::Rewrite)),
+        (
+            "RolloutAborted",
+            json(&RolloutAborted {
+                index: 9,
+                reverted: vec!["set loki.log_level".into()],
+                warnings: vec![],
+            }),
+        ),
+        ("GatewayAction", json(&GatewayAction::Stop)),
+        ("ProcessPlan", json(&process)),
+        ("GatewayPlan", json(&gateway)),
+        ("HostPlan", json(&host_plan)),
+        ("PlannedStep", json(&step)),
+        ("ReplicationChange", json(&replication)),
+        (
+            "ChangePlan",
+            json(&ChangePlan {
+                intent_index: 3,
+                warnings: vec!["w".into()],
+                reverts: vec!["set loki.log_level".into()],
+                hosts: vec![host_plan],
+                waves: vec![vec![step]],
+                held_up: full.then(|| "paused".into()),
+                replication: vec![replication],
+                consistency: vec![],
+            }),
+        ),
     ]
 }
 
@@ -475,6 +601,7 @@ fn every_reference_resolves_and_paths_are_the_wire_paths() {
         paths::HOST,
         paths::HOST_ROLES,
         paths::HOST_ROLE,
+        paths::HOST_DRAIN,
         paths::HOST_DESIRED,
         paths::HOST_REPORT,
         paths::HOST_RENDERED,
@@ -486,6 +613,9 @@ fn every_reference_resolves_and_paths_are_the_wire_paths() {
         paths::ROLLOUT,
         paths::ROLLOUT_PAUSE,
         paths::ROLLOUT_RESUME,
+        paths::PLAN,
+        paths::ROLLOUT_ABORT,
+        paths::BACKEND_ROLES,
     ]
     .into();
     assert_eq!(documented, wire);

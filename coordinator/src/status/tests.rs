@@ -78,6 +78,7 @@ fn hosts_and_backends() {
     let unregistered: Rendered = Err(RenderError::NotRegistered(h("new")));
     let view = View {
         index: 9,
+        intent_index: 8,
         hosts: [
             (h("current"), host(&["mimir:all"], 5, ok.clone())),
             (h("behind"), host(&["mimir:querier"], 9, ok.clone())),

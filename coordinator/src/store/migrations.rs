@@ -42,6 +42,8 @@ pub const MIGRATIONS: &[&str] = &[
          id INTEGER PRIMARY KEY CHECK (id = 1),
          state TEXT NOT NULL
      );",
+    // 4: the index of the last change to the intent, which `check_index` compares.
+    "ALTER TABLE cluster_index ADD COLUMN intent INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.

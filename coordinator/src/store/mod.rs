@@ -44,6 +44,9 @@ pub struct StoredHost {
 pub struct Stored {
     /// The cluster index of the last commit (0: none yet).
     pub index: u64,
+    /// The index of the last commit that changed the intent (0: none, or stored before
+    /// it was kept).
+    pub intent_index: u64,
     /// Every host.
     pub hosts: BTreeMap<HostName, StoredHost>,
     /// Non-secret settings as set: dotted key to text value.

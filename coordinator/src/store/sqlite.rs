@@ -117,10 +117,12 @@ impl Store for SqliteStore {
     fn load(&mut self) -> Result<Stored, StoreError> {
         let err = self.sql_err();
         let tx = self.conn.unchecked_transaction().map_err(&err)?;
-        let index: u64 = tx
-            .query_row("SELECT value FROM cluster_index WHERE id = 1", [], |r| {
-                r.get(0)
-            })
+        let (index, intent_index): (u64, u64) = tx
+            .query_row(
+                "SELECT value, intent FROM cluster_index WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(&err)?;
         let rows = |sql: &str| -> Result<Vec<Vec<Option<String>>>, StoreError> {
             let mut stmt = tx.prepare(sql).map_err(&err)?;
@@ -152,6 +154,7 @@ impl Store for SqliteStore {
         drop(tx);
         let mut stored = self.assemble(index, hosts, roles, marks, settings, secrets)?;
         stored.rollout = rollout;
+        stored.intent_index = intent_index;
         Ok(stored)
     }
 
@@ -186,6 +189,13 @@ impl Store for SqliteStore {
         }
         for change in &commit.changes {
             apply(&tx, change).map_err(err)?;
+        }
+        if !commit.changes.is_empty() {
+            tx.execute(
+                "UPDATE cluster_index SET intent = ?1 WHERE id = 1",
+                params![commit.index],
+            )
+            .map_err(err)?;
         }
         for (host, mark) in &commit.marks {
             tx.execute(

@@ -398,3 +398,22 @@ fn the_index_gateway_ring_is_replicated_as_far_as_there_are_gateways() {
         }
     }
 }
+
+#[test]
+fn a_replication_factor_moves_only_when_a_ring_both_configure_changes_it() {
+    let rf =
+        |n: u32| format!("ingester:\n  lifecycler:\n    ring:\n      replication_factor: {n}\n");
+    assert!(replication_moves(&rf(1), &rf(3)));
+    assert!(!replication_moves(&rf(3), &rf(3)));
+    let logging = |level: &str| format!("server:\n  log_level: {level}\n{}", rf(3));
+    assert!(!replication_moves(&logging("info"), &logging("warn")));
+    let with_index_gateway = format!(
+        "{}index_gateway:\n  ring:\n    replication_factor: 1\n",
+        rf(3)
+    );
+    assert!(
+        !replication_moves(&rf(3), &with_index_gateway),
+        "a ring appearing is no move"
+    );
+    assert!(replication_moves(&with_index_gateway, &rf(1)));
+}

@@ -13,6 +13,7 @@ fn waiting(host: &str, role: &str) -> Waiting {
     Waiting {
         key: key(host, role),
         stateful: role.parse::<Role>().unwrap().is_stateful(),
+        retire: false,
     }
 }
 
@@ -22,6 +23,7 @@ fn permit(host: &str, role: &str, healthy: bool) -> Permit {
         key: w.key,
         stateful: w.stateful,
         healthy,
+        retire: false,
     }
 }
 
@@ -54,6 +56,8 @@ fn step(host: &str, role: &str, since: u64) -> Step {
         was_healthy: true,
         released: true,
         since,
+        released_at: Some(1),
+        retire: false,
     }
 }
 
@@ -340,6 +344,7 @@ fn decisions_table() {
             health: &health,
             stateful: &stateful(),
             drained: &BTreeSet::new(),
+            left: &BTreeMap::new(),
         };
         assert_eq!(advance(&state, &tick), c.want, "{}", c.name);
     }
@@ -379,6 +384,7 @@ fn a_whole_rollout_restarts_one_ingester_at_a_time_and_ends_idle() {
             health: &health,
             stateful: &stateful(),
             drained: &drained,
+            left: &BTreeMap::new(),
         };
         for e in advance(&state, &tick) {
             if let Event::Permit(w) = &e {
@@ -404,6 +410,7 @@ fn a_whole_rollout_restarts_one_ingester_at_a_time_and_ends_idle() {
         health: &health,
         stateful: &stateful(),
         drained: &BTreeSet::new(),
+        left: &BTreeMap::new(),
     };
     assert_eq!(advance(&state, &tick), vec![]);
 }
@@ -449,6 +456,7 @@ fn blocked_says_which_peer_is_down() {
         health: &health,
         stateful: &stateful(),
         drained: &BTreeSet::new(),
+        left: &BTreeMap::new(),
     };
     let why = blocked(&Rollout::default(), &tick).unwrap();
     assert!(
@@ -480,19 +488,37 @@ fn holds_keep_what_runs_until_permitted() {
     let held_a: BTreeMap<ProcessId, DesiredProcess> = [(a.id, a.clone())].into();
     // A change that restarts a running process holds it.
     assert_eq!(
-        holds(std::slice::from_ref(&a), std::slice::from_ref(&b), &none),
+        holds(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&b),
+            &none,
+            Removal::Drain
+        ),
         held_a
     );
     // A new process is not held: starting it restarts nothing.
-    assert_eq!(holds(&[], &[b.clone(), dist.clone()], &none), none);
+    assert_eq!(
+        holds(&[], &[b.clone(), dist.clone()], &none, Removal::Drain),
+        none
+    );
     // A second change keeps the first hold: the host still runs `a`.
     assert_eq!(
-        holds(std::slice::from_ref(&a), std::slice::from_ref(&c), &held_a),
+        holds(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&c),
+            &held_a,
+            Removal::Drain
+        ),
         held_a
     );
     // Reverted: no hold.
     assert_eq!(
-        holds(std::slice::from_ref(&a), std::slice::from_ref(&a), &held_a),
+        holds(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&a),
+            &held_a,
+            Removal::Drain
+        ),
         none
     );
     // Only the seeds changed: no restart, no hold.
@@ -500,21 +526,108 @@ fn holds_keep_what_runs_until_permitted() {
         holds(
             std::slice::from_ref(&a),
             std::slice::from_ref(&seeds_only),
-            &none
+            &none,
+            Removal::Drain
         ),
         none
     );
-    // Gone: no hold.
+    // A ring member gone from the target retires: it stays until drained...
     assert_eq!(
         holds(
             std::slice::from_ref(&a),
             std::slice::from_ref(&dist),
-            &held_a
+            &none,
+            Removal::Drain
+        ),
+        held_a
+    );
+    assert_eq!(
+        holds(&[], std::slice::from_ref(&dist), &held_a, Removal::Drain),
+        held_a,
+        "a retirement under way survives later changes"
+    );
+    // ...unless abandoned; a stateless process gone simply stops.
+    assert_eq!(
+        holds(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&dist),
+            &held_a,
+            Removal::Abandon
         ),
         none
     );
-    // What the host is given.
-    assert_eq!(publish(&[b.clone(), dist.clone()], &held_a), vec![a, dist]);
+    assert_eq!(
+        holds(std::slice::from_ref(&dist), &[], &none, Removal::Drain),
+        none
+    );
+    // What the host is given: held versions, and retiring processes still there.
+    assert_eq!(
+        publish(&[b.clone(), dist.clone()], &held_a),
+        vec![a.clone(), dist.clone()]
+    );
+    assert_eq!(publish(std::slice::from_ref(&dist), &held_a), vec![dist, a],);
+}
+
+#[test]
+fn a_new_process_waits_for_the_retiring_one_it_clashes_with() {
+    let all = process("loki:all", "a: 1\n");
+    let write = process("loki:write", "w: 1\n");
+    let read = process("loki:read", "r: 1\n");
+    let tempo = process("tempo:ingester", "t: 1\n");
+    let retiring: BTreeMap<ProcessId, DesiredProcess> = [(all.id, all.clone())].into();
+    let target = [write.clone(), read.clone(), tempo.clone()];
+    assert_eq!(
+        publish(&target, &retiring),
+        vec![tempo.clone(), all.clone()],
+        "loki's new processes wait, another backend's does not"
+    );
+    assert_eq!(
+        publish(&target, &BTreeMap::new()),
+        vec![write.clone(), read.clone(), tempo],
+        "once it is gone they start"
+    );
+    assert!(clash(&all, &write) && clash(&write, &all));
+    assert!(!clash(&write, &read) && !clash(&all, &all));
+}
+
+#[test]
+fn a_member_leaves_only_once_its_peers_are_healthy() {
+    let leaving = Waiting {
+        retire: true,
+        ..waiting("h1", ING)
+    };
+    let (waiting, all) = (vec![leaving], stateful());
+    let (drained, left) = (BTreeSet::new(), BTreeMap::new());
+    let permits = |health: &BTreeMap<ProcessKey, Health>| {
+        let tick = Tick {
+            now: 50,
+            policy: POLICY,
+            waiting: &waiting,
+            health,
+            stateful: &all,
+            drained: &drained,
+            left: &left,
+        };
+        advance(&Rollout::default(), &tick)
+    };
+    let mut health = healthy();
+    for h in ["h2", "h3"] {
+        health.insert(key(h, ING), Health::Unhealthy("not ready".into()));
+    }
+    assert_eq!(
+        permits(&health),
+        vec![],
+        "its peers are all down: the one member serving stays"
+    );
+    health.insert(key("h2", ING), Health::Healthy { since: 0 });
+    health.insert(key("h3", ING), Health::Healthy { since: 0 });
+    assert_eq!(
+        permits(&health),
+        vec![Event::Permit(Permit {
+            retire: true,
+            ..permit("h1", ING, true)
+        })]
+    );
 }
 
 /// A coordinator cut off from agents restarts nothing that may be serving: a process not
@@ -532,6 +645,7 @@ fn processes_not_heard_from_are_not_taken_for_down() {
         health: &health,
         stateful: &stateful(),
         drained: &BTreeSet::new(),
+        left: &BTreeMap::new(),
     };
     assert_eq!(
         advance(&Rollout::default(), &tick),
@@ -569,6 +683,7 @@ fn down_processes_restart_together() {
         health: &health,
         stateful: &stateful(),
         drained: &BTreeSet::new(),
+        left: &BTreeMap::new(),
     };
     let got = advance(&Rollout::default(), &tick);
     assert_eq!(permits(&got).len(), 3, "{got:?}");
@@ -582,4 +697,175 @@ fn down_processes_restart_together() {
     };
     let done = advance(&state, &tick);
     assert_eq!(done.len(), 3, "not waited for: {done:?}");
+}
+
+/// A ring member removed from the target retires: permitted like a restart (before the
+/// restarts of its backend), asked to flush once the gateways let go of it, released (its
+/// removal reaches its host) only once it left its ring, and a retirement that does not
+/// finish in time pauses the rollout.
+#[test]
+fn a_retiring_member_flushes_and_leaves_before_it_is_removed() {
+    let leaving = Waiting {
+        retire: true,
+        ..waiting("h3", ING)
+    };
+    let waiting = vec![waiting("h1", ING), leaving.clone()];
+    let health = healthy();
+    let all = stateful();
+    let tick = |now, health, drained, left| Tick {
+        now,
+        policy: POLICY,
+        waiting: &waiting,
+        health,
+        stateful: &all,
+        drained,
+        left,
+    };
+    let none = BTreeSet::new();
+    let not_yet = BTreeMap::new();
+    let mut state = Rollout::default();
+    let events = advance(&state, &tick(50, &health, &none, &not_yet));
+    assert_eq!(
+        events,
+        vec![Event::Permit(Permit {
+            retire: true,
+            ..permit("h3", ING, true)
+        })],
+        "the member leaving goes first"
+    );
+    state.apply(&events[0], 50);
+    assert!(!state.steps[0].released && state.steps[0].retire);
+    assert_eq!(state.draining(), BTreeSet::from([key("h3", ING)]));
+
+    // Flush once the gateways let go of it, or after the drain limit.
+    let gone = BTreeSet::from([key("h3", ING)]);
+    assert!(state.flushing(&none, 51).is_empty());
+    assert_eq!(state.flushing(&gone, 51), vec![key("h3", ING)]);
+    assert_eq!(
+        state.flushing(&none, 50 + DRAIN_LIMIT_SECONDS),
+        vec![key("h3", ING)]
+    );
+
+    // Released only once it left its ring; nothing else of its backend meanwhile.
+    let flushing = BTreeMap::from([(key("h3", ING), Err("flushing".to_string()))]);
+    assert_eq!(advance(&state, &tick(60, &health, &gone, &not_yet)), vec![]);
+    assert_eq!(
+        advance(&state, &tick(60, &health, &gone, &flushing)),
+        vec![]
+    );
+    let left = BTreeMap::from([(key("h3", ING), Ok(()))]);
+    assert_eq!(
+        advance(&state, &tick(60, &health, &gone, &left)),
+        vec![Event::Release(key("h3", ING))]
+    );
+
+    // Not out in time: pause, saying why and how to abandon it.
+    let refused = BTreeMap::from([(
+        key("h3", ING),
+        Err("POST /flush: connection refused".to_string()),
+    )]);
+    let events = advance(&state, &tick(150, &health, &gone, &refused));
+    let [Event::Pause(why)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert!(
+        why.contains("did not flush and leave its ring 100s")
+            && why.contains("POST /flush: connection refused")
+            && why.contains("lgtmctl unassign-role h3 tempo:ingester --force"),
+        "{why}"
+    );
+    let mut paused = state.clone();
+    paused.apply(&events[0], 150);
+    assert!(
+        paused.flushing(&gone, 150).is_empty(),
+        "paused: nothing is asked to flush"
+    );
+
+    // Released and gone from its host: done; then the restart of h1 may go.
+    state.apply(&Event::Release(key("h3", ING)), 60);
+    let mut health = health.clone();
+    health.remove(&key("h3", ING));
+    let stateful_left: BTreeSet<ProcessKey> = stateful()
+        .into_iter()
+        .filter(|k| k.host.as_str() != "h3")
+        .collect();
+    let only_h1 = vec![waiting[0].clone()];
+    let t = Tick {
+        now: 61,
+        policy: POLICY,
+        waiting: &only_h1,
+        health: &health,
+        stateful: &stateful_left,
+        drained: &none,
+        left: &not_yet,
+    };
+    assert_eq!(
+        advance(&state, &t),
+        vec![
+            Event::Done(key("h3", ING)),
+            Event::Permit(permit("h1", ING, true))
+        ]
+    );
+}
+
+/// A retiring member that is down is not removed at once like a down process is restarted:
+/// it must come back and flush, or an operator abandons it.
+#[test]
+fn a_retiring_member_that_is_down_still_waits_for_its_flush() {
+    let waiting = vec![Waiting {
+        retire: true,
+        ..waiting("h3", ING)
+    }];
+    let mut health = healthy();
+    health.insert(key("h3", ING), Health::Unhealthy("failed".into()));
+    let tick = Tick {
+        now: 50,
+        policy: POLICY,
+        waiting: &waiting,
+        health: &health,
+        stateful: &stateful(),
+        drained: &BTreeSet::new(),
+        left: &BTreeMap::new(),
+    };
+    let events = advance(&Rollout::default(), &tick);
+    assert_eq!(
+        events,
+        vec![Event::Permit(Permit {
+            retire: true,
+            ..permit("h3", ING, false)
+        })]
+    );
+    let mut state = Rollout::default();
+    state.apply(&events[0], 50);
+    assert!(!state.steps[0].released);
+}
+
+#[test]
+fn released_steps_are_stamped_once_with_their_hosts_index() {
+    let mut r = Rollout {
+        steps: vec![
+            Step {
+                released_at: None,
+                ..step("h1", ING, 0)
+            },
+            Step {
+                released: false,
+                released_at: None,
+                ..step("h2", ING, 0)
+            },
+            Step {
+                released_at: Some(3),
+                ..step("h3", ING, 0)
+            },
+        ],
+        paused: None,
+    };
+    r.stamp_released(|h| if h.as_str() == "h1" { 7 } else { 9 });
+    let got: Vec<Option<u64>> = r.steps.iter().map(|s| s.released_at).collect();
+    assert_eq!(got, [Some(7), None, Some(3)]);
+    // A later release stamps only the newly released step.
+    r.apply(&Event::Release(key("h2", ING)), 5);
+    r.stamp_released(|_| 11);
+    let got: Vec<Option<u64>> = r.steps.iter().map(|s| s.released_at).collect();
+    assert_eq!(got, [Some(7), Some(11), Some(3)]);
 }

@@ -189,7 +189,15 @@ fn parse(raw: &[u8]) -> Result<Response, String> {
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     let body = if chunked {
-        dechunk(rest)?
+        // A response cut short says what arrived, for whoever looks into why.
+        dechunk(rest).map_err(|e| {
+            let tail = &rest[rest.len().saturating_sub(120)..];
+            format!(
+                "{e} ({} body bytes read, ending {:?}; headers {head:?})",
+                rest.len(),
+                String::from_utf8_lossy(tail)
+            )
+        })?
     } else {
         rest.to_vec()
     };

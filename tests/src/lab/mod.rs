@@ -176,6 +176,7 @@ impl Lab {
             });
         }
         let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        remember_panics();
         let from_env = binaries::from_env();
         let mut real = binaries::real_backends()?;
         real.retain(|b, _| from_env || spec.real.contains(b));
@@ -388,6 +389,11 @@ impl Drop for Lab {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.dump();
+            // The dump is long and CI shows a test's last lines: say again why it failed.
+            let why = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_default();
+            eprintln!("===== lab {}: the test failed: {why} =====", self.bridge());
         }
         for host in &self.hosts {
             host.request_poweroff();
@@ -400,6 +406,23 @@ impl Drop for Lab {
         self.coordinator.take();
         net::teardown(self.slot);
     }
+}
+
+thread_local! {
+    /// The message of the last panic on this thread, for [`Lab`]'s drop to repeat.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps each panic's message (with where it happened) in [`LAST_PANIC`], then reports it as before.
+fn remember_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+            previous(info);
+        }));
+    });
 }
 
 /// Files a host has before boot: hostname, hosts, machine-id, and each backend: the real

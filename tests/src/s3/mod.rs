@@ -3,3 +3,4 @@
 //! requests and can read what landed where (`<root>/<bucket>/<key>`).
 
 pub mod server;
+pub mod store;

@@ -1,5 +1,5 @@
 //! `lgtm-s3`'s server: `s3s-fs` stores buckets as directories under a root and objects as
-//! files; `s3s` parses the S3 protocol and checks every request's SigV4 signature (header
+//! files ([`super::store`]); `s3s` parses the S3 protocol and checks every request's SigV4 signature (header
 //! or presigned) against the one configured key pair, answering 403 to anything else.
 
 use std::net::SocketAddr;
@@ -70,7 +70,7 @@ pub fn service(spec: &ServerSpec) -> Result<S3Service, ServerError> {
         path: spec.root.clone(),
         why: format!("{e:?}"),
     })?;
-    let mut builder = S3ServiceBuilder::new(fs);
+    let mut builder = S3ServiceBuilder::new(super::store::Store(fs));
     builder.set_auth(SimpleAuth::from_single(
         spec.access_key.clone(),
         spec.secret_key.clone(),

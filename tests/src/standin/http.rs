@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use std::net::SocketAddr;
 
 use lgtm_model::render::redact::redact;
-use lgtm_model::{Backend, Role, ring};
+use lgtm_model::{Backend, Role, drain, ring};
 use serde_json::json;
 
 use super::state::{Recorded, Shared};
@@ -39,6 +39,7 @@ pub fn router(state: Arc<Shared>, grpc: SocketAddr) -> Router {
         .filter_map(|m| format!("{}:{m}", state.backend).parse().ok())
         .collect();
     let mut rings = Router::new();
+    let ingester_ring = drain::flush(&roles).map(|f| f.ring);
     for page in ring::pages(&roles) {
         let id = state
             .served_by
@@ -46,7 +47,15 @@ pub fn router(state: Arc<Shared>, grpc: SocketAddr) -> Router {
             .next()
             .unwrap_or_default()
             .to_owned();
-        rings = rings.route(page, get(move || ring_page(id.clone(), grpc)));
+        // An ingester shut down has left its ring, as upstream's do.
+        let leaves = ingester_ring == Some(page);
+        rings = rings.route(
+            page,
+            get(move |State(s): St| {
+                let gone = leaves && s.ingester_shut();
+                ring_page(id.clone(), grpc, gone)
+            }),
+        );
     }
     Router::new()
         .merge(rings)
@@ -56,7 +65,9 @@ pub fn router(state: Arc<Shared>, grpc: SocketAddr) -> Router {
             "/ingester/shutdown",
             get(ingester_shutdown).post(ingester_shutdown),
         )
-        .route("/shutdown", get(tempo_shutdown))
+        // Tempo acts on GET as on POST (verified on 2.10.8).
+        .route("/shutdown", get(tempo_shutdown).post(tempo_shutdown))
+        .route("/flush", get(flush).post(flush))
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/standin/requests", get(requests).delete(clear_requests))
@@ -77,22 +88,24 @@ pub fn otlp_router(state: Arc<Shared>) -> Router {
 }
 
 /// A ring page as dskit answers `Accept: application/json`: the stand-in knows no peers, so
-/// its ring is itself, ACTIVE.
-async fn ring_page(id: String, grpc: SocketAddr) -> Response {
+/// its ring is itself, ACTIVE, or empty once it left.
+async fn ring_page(id: String, grpc: SocketAddr, left: bool) -> Response {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let body = json!({
-        "shards": [{
+    let shards = if left {
+        json!([])
+    } else {
+        json!([{
             "id": id,
             "state": "ACTIVE",
             "address": grpc.to_string(),
             "timestamp": now,
             "zone": "",
             "tokens": [],
-        }],
-        "now": now,
-    });
+        }])
+    };
+    let body = json!({ "shards": shards, "now": now });
     (
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
@@ -183,8 +196,20 @@ async fn ingester_shutdown(
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     s.shut_ingester();
+    eprintln!(
+        "level=info msg=\"ingester shut down: flushed and left the ring\" path=/ingester/shutdown"
+    );
     if s.backend == Backend::Loki && q.get("terminate").is_none_or(|t| t != "false") {
         s.request_exit(0);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Flushes what the ingester holds: the stand-in holds nothing in memory (every push is in
+/// its store already), so it answers as the real ones do once flushed.
+async fn flush(State(s): St) -> Response {
+    if !s.runs("ingester") {
+        return not_found();
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -195,6 +220,7 @@ async fn tempo_shutdown(State(s): St) -> Response {
         return not_found();
     }
     s.shut_ingester();
+    eprintln!("level=info msg=\"ingester shut down: flushed and left the ring\" path=/shutdown");
     text(StatusCode::OK, "shutdown job acknowledged")
 }
 

@@ -267,6 +267,11 @@ impl Shared {
         self.ingester_down.store(true, Ordering::SeqCst);
     }
 
+    /// Whether its ingester was shut down (it left its ring).
+    pub fn ingester_shut(&self) -> bool {
+        self.ingester_down.load(Ordering::SeqCst)
+    }
+
     /// Marks the process as stopping: `/ready` answers 503.
     pub fn set_stopping(&self) {
         self.stopping.store(true, Ordering::SeqCst);

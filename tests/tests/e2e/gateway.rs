@@ -1,7 +1,8 @@
 //! The gateway: real nginx (Debian's) run by the agent on a gateway host, in front of two
 //! distributor hosts and a query-frontend host. One lab serves every check: routing, tenant,
 //! spreading, 503 for a role with no ready host, reloads under load without a lost request,
-//! a config nginx refuses never loaded, and a stopped distributor host taken out under load.
+//! a config nginx refuses never loaded, a host whose agent stopped kept while its
+//! distributor answers, and a stopped distributor host taken out under load.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::thread::JoinHandle;
 
 use lgtm_model::Backend;
 use lgtm_model::gateway::{MIMIR_PORT, STATUS_PORT};
+use lgtm_model::wire::Liveness;
 use lgtm_tests::lab::{Host, http};
 
 use super::support::*;
@@ -41,14 +43,17 @@ impl Load {
         Load { stop, thread }
     }
 
-    /// Stops the client; panics naming the failures, returns how many pushes succeeded.
-    fn finish(self, during: &str) -> u64 {
+    /// Stops the client; panics naming the failures and nginx's last words on `gw`, returns
+    /// how many pushes succeeded.
+    fn finish(self, during: &str, gw: &Host) -> u64 {
         self.stop.store(true, Ordering::SeqCst);
         let (ok, failed) = self.thread.join().unwrap();
         assert!(
             failed.is_empty(),
-            "{during}: {} failed pushes: {failed:?}",
-            failed.len()
+            "{during}: {} failed pushes: {:?}; nginx says:\n{}",
+            failed.len(),
+            failed.iter().take(3).collect::<Vec<_>>(),
+            gw.journal(UNIT, 40).unwrap_or_default()
         );
         assert!(ok > 0, "{during}: no push was answered");
         ok
@@ -179,7 +184,7 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
             push(gw);
         }
     }
-    let pushed = load.finish("reloads");
+    let pushed = load.finish("reloads", gw);
     eprintln!("{pushed} pushes through 3 reloads, none lost");
     assert_eq!(
         main_pid(gw, UNIT),
@@ -216,6 +221,46 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
     );
     assert_eq!(main_pid(gw, UNIT), nginx_pid);
 
+    // host2's agent stops, its distributor does not: the gateway keeps sending it requests
+    // (the coordinator asks its `/ready` itself). Once the distributor stops too, it leaves.
+    let h2 = lab.host(2);
+    let kept = h2.ip().to_string();
+    let stop_agent = h2.systemctl(&["stop", "lgtm-agent.service"]).unwrap();
+    assert!(stop_agent.status.success(), "{stop_agent:?}");
+    until_status(&lab, "host2's agent to be stale", |s| {
+        host_status(s, "host2").liveness == Liveness::Stale
+    });
+    // Two rounds of probes (every quarter of the 30 s TTL) after it went stale.
+    std::thread::sleep(std::time::Duration::from_secs(17));
+    assert!(
+        distributors(gw).contains(&kept),
+        "an agent outage alone keeps host2 in the upstream: {}",
+        distributors(gw)
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    until("pushes to reach host2 while its agent is out", || {
+        seen.insert(push(gw));
+        seen.iter().any(|s| s.starts_with("host2/")).then_some(())
+    });
+    let stop_backend = h2.systemctl(&["stop", "lgtm-mimir.service"]).unwrap();
+    assert!(stop_backend.status.success(), "{stop_backend:?}");
+    until(
+        "host2 to leave the upstream once its distributor stops",
+        || (!distributors(gw).contains(&kept)).then_some(()),
+    );
+    let start_agent = h2.systemctl(&["start", "lgtm-agent.service"]).unwrap();
+    assert!(start_agent.status.success(), "{start_agent:?}");
+    until("host2 back in the upstream with its agent", || {
+        distributors(gw).contains(&kept).then_some(())
+    });
+    // Settled before the next check: host2's agent applied everything, nginx serves host2.
+    wait_host(&lab, "host2");
+    let mut seen = std::collections::BTreeSet::new();
+    until("pushes to reach host2 again", || {
+        seen.insert(push(gw));
+        seen.iter().any(|s| s.starts_with("host2/")).then_some(())
+    });
+
     // A distributor host stopped under load: taken out, every push still answered.
     let load = Load::start(gw.addr(MIMIR_PORT));
     let gone = lab.host(3).ip().to_string();
@@ -227,6 +272,6 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
     for _ in 0..10 {
         assert!(push(gw).starts_with("host2/"));
     }
-    let pushed = load.finish("a distributor host stopping");
+    let pushed = load.finish("a distributor host stopping", gw);
     eprintln!("{pushed} pushes while host3 stopped, none lost");
 }

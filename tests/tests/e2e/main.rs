@@ -9,12 +9,15 @@
 
 mod colocation;
 mod crash;
+mod drain;
 mod gateway;
 mod mimir;
 mod offline;
 mod real;
 mod rolling;
+mod rolling_tempo;
 mod rollout;
 mod settings;
 mod storage;
 mod support;
+mod switch;

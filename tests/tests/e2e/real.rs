@@ -26,16 +26,26 @@ pub(super) fn assign_all(lab: &Lab, n: usize, roles: &[&str]) {
     }
 }
 
+/// Places `backend`'s roles with one `lgtmctl switch` (`host1=write,read`, ...): every
+/// process is new and starts at once, where assigning role after role would restart the ones
+/// already running for each later role (ring seeds, replication, frontend addresses).
+pub(super) fn place(lab: &Lab, backend: &str, placement: &[&str]) {
+    ctl_ok(lab, &[&["switch", backend][..], placement].concat());
+}
+
 /// Loki simple-scalable on three hosts: write on all (replication factor 3), read on host1
 /// and host2, backend on host1 and host3, the gateway on host1; every host ready.
 pub(super) fn simple_scalable_on_three(lab: &Lab) {
-    assign_all(
+    place(
         lab,
-        1,
-        &["loki:write", "loki:read", "loki:backend", "loki:gateway"],
+        "loki",
+        &[
+            "host1=write,read,backend",
+            "host2=write,read",
+            "host3=write,backend",
+        ],
     );
-    assign_all(lab, 2, &["loki:write", "loki:read"]);
-    assign_all(lab, 3, &["loki:write", "loki:backend"]);
+    assign(lab, "host1", "loki:gateway");
     wait_all(lab);
 }
 
@@ -106,7 +116,7 @@ fn logs_queryable(gw: SocketAddr, job: &str, want: &BTreeSet<String>, when: &str
 }
 
 /// Sends one trace over OTLP/HTTP and one over OTLP/gRPC through the gateway on `gw`.
-fn send_traces(gw: &Host, service: &str) -> Vec<String> {
+pub(super) fn send_traces(gw: &Host, service: &str) -> Vec<String> {
     [
         (Protocol::Http, TEMPO_OTLP_HTTP_PORT),
         (Protocol::Grpc, TEMPO_OTLP_GRPC_PORT),
@@ -124,28 +134,53 @@ fn send_traces(gw: &Host, service: &str) -> Vec<String> {
 
 /// Waits until every trace comes back by id through the gateway with both its spans, `times`
 /// times in a row (several query-frontends take turns behind the gateway).
-fn traces_queryable(gw: &Host, ids: &[String], times: usize, when: &str) {
+pub(super) fn traces_queryable(gw: &Host, ids: &[String], times: usize, when: &str) {
     let addr = gw.addr(TEMPO_QUERY_PORT);
-    for id in ids {
-        let mut last = String::new();
-        let found = lgtm_tests::lab::wait_for(&format!("{when}: trace {id}"), PATIENCE, || {
-            for _ in 0..times {
-                match otlp::trace_spans(addr, id) {
-                    Ok(2) => {}
-                    Ok(n) => {
-                        last = format!("{n} spans");
-                        return None;
-                    }
-                    Err(e) => {
-                        last = e;
-                        return None;
-                    }
+    // A few fetchers at once: the rollout tests check hundreds of traces, and one after
+    // another that took minutes. Fetches meant to reach each frontend in turn stay alone.
+    let fetchers = if times > 1 { 1 } else { TRACE_FETCHERS };
+    let part = ids.len().div_ceil(fetchers).max(1);
+    let missing: Vec<String> = std::thread::scope(|s| {
+        let fetchers: Vec<_> = ids
+            .chunks(part)
+            .map(|ids| {
+                s.spawn(move || {
+                    ids.iter()
+                        .find_map(|id| trace_missing(addr, id, times, when))
+                })
+            })
+            .collect();
+        fetchers
+            .into_iter()
+            .filter_map(|f| f.join().expect("a trace fetcher panicked"))
+            .collect()
+    });
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// How many fetches [`traces_queryable`] makes at once.
+const TRACE_FETCHERS: usize = 4;
+
+/// Why trace `id` did not come back whole `times` in a row within [`PATIENCE`], if it did not.
+fn trace_missing(addr: SocketAddr, id: &str, times: usize, when: &str) -> Option<String> {
+    let mut last = String::new();
+    let found = lgtm_tests::lab::wait_for(&format!("{when}: trace {id}"), PATIENCE, || {
+        for _ in 0..times {
+            match otlp::trace_spans(addr, id) {
+                Ok(2) => {}
+                Ok(n) => {
+                    last = format!("{n} spans");
+                    return None;
+                }
+                Err(e) => {
+                    last = e;
+                    return None;
                 }
             }
-            Some(())
-        });
-        found.unwrap_or_else(|e| panic!("{e}; last answer: {last}"));
-    }
+        }
+        Some(())
+    });
+    found.err().map(|e| format!("{e}; last answer: {last}"))
 }
 
 /// Waits until a TraceQL search for `service` finds every trace.
@@ -207,8 +242,22 @@ pub(super) fn process(role: &str) -> ProcessId {
     ProcessId::for_role(role.parse().unwrap())
 }
 
+/// Queriers poll the block list every 10 s (5 min upstream), so blocks an ingester flushed
+/// are found soon.
+pub(super) fn short_blocklist_poll(lab: &Lab) {
+    ctl_ok(
+        lab,
+        &[
+            "config",
+            "set",
+            "tempo.overrides",
+            "storage:\n  trace:\n    blocklist_poll: 10s\n",
+        ],
+    );
+}
+
 /// `POST /flush` on a process.
-fn flush(host: &Host, port: u16) {
+pub(super) fn flush(host: &Host, port: u16) {
     let r = http::post(host.addr(port), "/flush", b"").unwrap();
     assert!(
         r.status == 204 || r.status == 200,
@@ -219,7 +268,7 @@ fn flush(host: &Host, port: u16) {
 }
 
 /// Files below `dir` of the lab's S3 root whose name ends with `suffix`.
-fn stored(lab: &Lab, suffix: &str) -> usize {
+pub(super) fn stored(lab: &Lab, suffix: &str) -> usize {
     let root = lab.s3().expect("the lab's S3 server").root().to_path_buf();
     walk(&root)
         .iter()
@@ -414,14 +463,11 @@ fn real_tempo_per_role_and_loki_share_a_host_and_survive_a_switch_to_one_process
     let Some(lab) = real_lab(1, &[Backend::Loki, Backend::Tempo]) else {
         return;
     };
-    let per_role = [
-        "tempo:distributor",
-        "tempo:ingester",
-        "tempo:querier",
-        "tempo:query-frontend",
-        "tempo:compactor",
-    ];
-    assign_all(&lab, 1, &per_role);
+    place(
+        &lab,
+        "tempo",
+        &["host1=distributor,ingester,querier,query-frontend,compactor"],
+    );
     assign_all(&lab, 1, &["loki:all", "loki:gateway", "tempo:gateway"]);
     wait_all(&lab);
     let h = lab.host(1);
@@ -451,10 +497,11 @@ fn real_tempo_per_role_and_loki_share_a_host_and_survive_a_switch_to_one_process
     assert!(h.systemctl(&["start", &unit]).unwrap().status.success());
     repoll(&lab, h);
     traces_queryable(h, &traces, 1, "with only the store holding them");
-    // Monolithic Loki to simple-scalable on the same host: the `all` process flushes as it
-    // stops, the new read process finds everything in the shared store.
-    unassign(&lab, h.name(), "loki:all");
-    assign_all(&lab, 1, &["loki:write", "loki:read", "loki:backend"]);
+    // Monolithic Loki to simple-scalable on the same host in one staged switch: the `all`
+    // process flushes and leaves its rings, then the new processes (the same rings under the
+    // same instance name) start, and the read process finds everything in the shared store.
+    let out = switch(&lab, "loki", "host1=write,read,backend");
+    assert!(out.contains("lgtm-loki.service on host1"), "{out}");
     wait_all(&lab);
     logs_queryable(
         gw,
@@ -463,14 +510,25 @@ fn real_tempo_per_role_and_loki_share_a_host_and_survive_a_switch_to_one_process
         "after loki:all became write, read and backend",
     );
 
-    // Tempo per-role processes to the single binary: the ingester flushed as it stopped, and
-    // the single binary's compactor indexes the store as it starts.
-    for r in per_role {
-        unassign(&lab, h.name(), r);
-    }
-    assign_all(&lab, 1, &["tempo:all"]);
+    // Tempo per-role processes to the single binary, staged the same way: the ingester flushes
+    // and leaves its ring before the single binary takes its place, and the single binary's
+    // compactor indexes the store as it starts.
+    let out = switch(&lab, "tempo", "host1=all");
+    assert!(
+        out.contains(&format!("{unit} on host1")),
+        "the ingester drains: {out}"
+    );
     wait_all(&lab);
     traces_queryable(h, &traces, 1, "after tempo became one process");
     let more = send_traces(h, "colocated-all");
     traces_queryable(h, &more, 1, "sent to the single binary");
+}
+
+/// `lgtmctl switch BACKEND PLACEMENT --wait`: its answer and what the wait reached (drains
+/// and the real backends' stops included).
+fn switch(lab: &Lab, backend: &str, placement: &str) -> String {
+    ctl_ok(
+        lab,
+        &["switch", backend, placement, "--wait", "--timeout", "10m"],
+    )
 }

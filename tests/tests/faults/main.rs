@@ -25,6 +25,9 @@ use lgtm_tests::lab::{Lab, LabSpec};
 fn fault_lab() -> Option<Lab> {
     let mut lab = Lab::start_or_skip(LabSpec::hosts(3))?;
     lab.start_coordinator().unwrap();
+    // The faults change settings that restart every backend, ten times in a row for the
+    // mid-apply kills: a short healthy dwell keeps the rollout from setting the pace.
+    support::ctl_ok(&lab, &["config", "set", "rollout.min_healthy_seconds", "1"]);
     for host in lab.hosts() {
         host.start_agent().unwrap();
     }

@@ -1,18 +1,21 @@
 //! Pure formatting of the coordinator's answers: no I/O, so every format is unit-tested.
 
+mod plan;
 mod rendered;
 mod rollout;
 mod table;
 
 pub mod status;
 
+pub use plan::plan;
 pub use rendered::rendered;
 pub use rollout::rollout;
 
 use lgtm_model::Role;
 use lgtm_model::consistency::AssignOutcome;
 use lgtm_model::wire::{
-    AssignResponse, HostRecord, HostRemoved, SettingChanged, SettingEntry, UnassignResponse,
+    AssignResponse, DrainResponse, HostRecord, HostRemoved, SettingChanged, SettingEntry, Switched,
+    UnassignResponse,
 };
 
 pub use table::{Table, printable, printable_lines};
@@ -65,12 +68,78 @@ pub fn assigned(a: &AssignResponse) -> String {
 
 /// "unassigned mimir:ingester from host3 (index 13)".
 pub fn unassigned(u: &UnassignResponse) -> String {
-    format!(
+    let mut out = format!(
         "unassigned {} from {} (index {})\n",
         role_with_expansion(u.role),
         u.host,
         u.index
+    );
+    out.push_str(&draining(&u.draining));
+    out
+}
+
+/// "drained host3: unassigned loki:write (index 15); draining lgtm-loki-write.service".
+pub fn drained(d: &DrainResponse) -> String {
+    let roles = if d.roles.is_empty() {
+        "no roles left to unassign".to_owned()
+    } else {
+        format!("unassigned {}", join_roles(&d.roles))
+    };
+    let mut out = format!("drained {}: {roles} (index {})\n", d.host, d.index);
+    out.push_str(&draining(&d.draining));
+    out
+}
+
+/// "switched loki (index 20): host1 loki:backend, loki:read, loki:write; ..." and what drains.
+pub fn switched(s: &Switched) -> String {
+    let hosts: Vec<String> = s
+        .hosts
+        .iter()
+        .map(|(h, roles)| format!("{h} {}", join_roles(roles)))
+        .collect();
+    let mut out = format!(
+        "switched {} (index {}): {}\n",
+        s.backend,
+        s.index,
+        hosts.join("; ")
+    );
+    if !s.draining.is_empty() {
+        out.push_str(&format!(
+            "{} flush and leave their rings once the new processes are healthy, one ring member at a time; a new process that runs what one of them runs starts once it is gone (`lgtmctl rollout status`)\n",
+            s.draining.join(", ")
+        ));
+    }
+    out
+}
+
+/// The line saying which units drain through the rollout, if any.
+pub fn draining(units: &[String]) -> String {
+    if units.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{} flush{} and leave{} {} ring{} first, one ring member at a time (`lgtmctl rollout status`)\n",
+        units.join(", "),
+        if units.len() == 1 { "es" } else { "" },
+        if units.len() == 1 { "s" } else { "" },
+        if units.len() == 1 { "its" } else { "their" },
+        if units.len() == 1 { "" } else { "s" },
     )
+}
+
+/// "rollout aborted (index 20): ..." and what was taken back.
+pub fn aborted(a: &lgtm_model::wire::RolloutAborted) -> String {
+    let mut out = format!(
+        "rollout aborted (index {}): roles and settings are back to before it\n",
+        a.index
+    );
+    for r in &a.reverted {
+        out.push_str(&format!("  {}\n", printable(r)));
+    }
+    out.push_str(
+        "processes already restarted restart back one at a time (`lgtmctl rollout status`)\n",
+    );
+    out
 }
 
 /// "removed host host3 (index 14)".

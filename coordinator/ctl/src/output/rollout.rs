@@ -37,10 +37,17 @@ pub fn rollout(r: &RolloutStatus) -> String {
         ]);
     };
     for p in &r.restarting {
-        row(p, "restarting");
+        row(p, if p.retire { "draining" } else { "restarting" });
     }
     for p in &r.waiting {
-        row(p, "waiting");
+        row(
+            p,
+            if p.retire {
+                "waits to drain"
+            } else {
+                "waiting"
+            },
+        );
     }
     out.push_str(&t.render());
     out

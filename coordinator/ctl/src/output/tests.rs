@@ -2,8 +2,8 @@
 
 use lgtm_model::consistency::{BackendConsistency, Replication};
 use lgtm_model::wire::{
-    ActionResult, ClusterStatus, HostFacts, HostStatus, Liveness, RolloutProcess, RolloutStatus,
-    UnitStatus,
+    ActionResult, ClusterStatus, DrainResponse, HostFacts, HostStatus, Liveness, RolloutProcess,
+    RolloutStatus, UnitStatus,
 };
 use lgtm_model::{Backend, HostName};
 
@@ -111,6 +111,7 @@ fn sample_status() -> ClusterStatus {
     };
     ClusterStatus {
         index: 14,
+        intent_index: 12,
         rollout: RolloutStatus::default(),
         backends: vec![mimir, loki, tempo],
         hosts: vec![h1, h3],
@@ -149,6 +150,7 @@ failed: host1: restart lgtm-mimir.service: job failed
 fn empty_cluster_says_what_to_do() {
     let s = ClusterStatus {
         index: 0,
+        intent_index: 0,
         rollout: RolloutStatus::default(),
         backends: vec![],
         hosts: vec![],
@@ -235,10 +237,42 @@ fn change_messages() {
         role: role("loki:ingester"),
         index: 13,
         warnings: vec![],
+        draining: vec![],
     };
     assert_eq!(
         unassigned(&u),
         "unassigned loki:ingester from host3 (index 13)\n"
+    );
+    let u = UnassignResponse {
+        draining: vec!["lgtm-loki-write.service".into()],
+        ..u
+    };
+    assert_eq!(
+        unassigned(&u),
+        "unassigned loki:ingester from host3 (index 13)\nlgtm-loki-write.service flushes and leaves its ring first, one ring member at a time (`lgtmctl rollout status`)\n"
+    );
+    let d = DrainResponse {
+        host: name("host3"),
+        roles: vec![role("loki:write"), role("loki:gateway")],
+        index: 14,
+        warnings: vec![],
+        draining: vec![
+            "lgtm-loki-write.service".into(),
+            "lgtm-tempo-ingester.service".into(),
+        ],
+    };
+    assert_eq!(
+        drained(&d),
+        "drained host3: unassigned loki:write, loki:gateway (index 14)\nlgtm-loki-write.service, lgtm-tempo-ingester.service flush and leave their rings first, one ring member at a time (`lgtmctl rollout status`)\n"
+    );
+    let d = DrainResponse {
+        roles: vec![],
+        draining: vec![],
+        ..d
+    };
+    assert_eq!(
+        drained(&d),
+        "drained host3: no roles left to unassign (index 14)\n"
     );
     let c = SettingChanged {
         key: "mimir.storage.s3.secret_access_key".into(),
@@ -321,6 +355,7 @@ fn rollout_shows_restarting_then_waiting() {
         unit: unit.into(),
         stateful,
         note: note.map(Into::into),
+        retire: false,
     };
     let r = RolloutStatus {
         paused: None,
@@ -333,14 +368,19 @@ fn rollout_shows_restarting_then_waiting() {
         waiting: vec![
             p("host2", "lgtm-loki-write.service", true, None),
             p("host2", "lgtm-loki-read.service", false, None),
+            RolloutProcess {
+                retire: true,
+                ..p("host3", "lgtm-loki-write.service", true, None)
+            },
         ],
     };
     let want = "\
-rollout: 1 restarting, 2 waiting
-HOST   UNIT                     RING    STATE       NOTE
-host1  lgtm-loki-write.service  member  restarting  not ready: /ready answers 503: Ingester not ready…
-host2  lgtm-loki-write.service  member  waiting     -
-host2  lgtm-loki-read.service   -       waiting     -
+rollout: 1 restarting, 3 waiting
+HOST   UNIT                     RING    STATE           NOTE
+host1  lgtm-loki-write.service  member  restarting      not ready: /ready answers 503: Ingester not ready…
+host2  lgtm-loki-write.service  member  waiting         -
+host2  lgtm-loki-read.service   -       waiting         -
+host3  lgtm-loki-write.service  member  waits to drain  -
 ";
     let got = rollout(&r);
     assert_eq!(got, want, "got:\n{got}");

@@ -46,6 +46,7 @@ fn host(roles: &[&str], desired: u64, applied: Option<u64>, units: Vec<UnitStatu
 fn cluster(hosts: Vec<HostStatus>) -> ClusterStatus {
     ClusterStatus {
         index: 20,
+        intent_index: 20,
         rollout: RolloutStatus::default(),
         backends: Vec::new(),
         hosts,
@@ -65,6 +66,7 @@ fn in_rollout(restarting: bool, paused: bool) -> ClusterStatus {
         unit: "lgtm-mimir.service".into(),
         stateful: true,
         note: Some("not ready: /ready answers 503".into()),
+        retire: false,
     };
     if restarting {
         c.rollout.restarting.push(p);
@@ -361,4 +363,46 @@ fn failed_actions_fail_the_wait() {
             "host3: start lgtm-mimir.service: unit lgtm-mimir.service not found".into()
         )
     );
+}
+
+#[test]
+fn a_switch_waits_for_every_host_that_runs_the_backend_or_still_has_a_unit_of_it() {
+    let named = |name: &str, roles: &[&str], units: &[&str]| HostStatus {
+        name: name.parse().expect("name"),
+        ..host(
+            roles,
+            30,
+            Some(29),
+            units
+                .iter()
+                .map(|u| unit(u, "active", "running", None))
+                .collect(),
+        )
+    };
+    let status = cluster(vec![
+        // Switched from `all` to simple-scalable: the old process still drains.
+        named(
+            "host1",
+            &["loki:write", "loki:read", "loki:backend", "mimir:all"],
+            &["lgtm-loki.service", "lgtm-mimir.service"],
+        ),
+        // New to the backend, nothing reported yet.
+        named("host2", &["loki:write", "loki:read", "loki:backend"], &[]),
+        // Lost the backend; its process is still there.
+        named("host3", &[], &["lgtm-loki-write.service"]),
+        // Another backend only.
+        named("host4", &["mimir:all"], &["lgtm-mimir.service"]),
+    ]);
+    let got = switch_goals(&status, Backend::Loki, 30);
+    let want = [
+        ("host1", vec!["lgtm-loki.service"]),
+        ("host2", vec![]),
+        ("host3", vec!["lgtm-loki-write.service"]),
+    ]
+    .map(|(host, gone)| Goal {
+        host: host.parse().expect("name"),
+        index: 30,
+        gone: gone.into_iter().map(str::to_owned).collect(),
+    });
+    assert_eq!(got, want);
 }

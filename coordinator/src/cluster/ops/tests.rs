@@ -1,6 +1,7 @@
 //! Table tests of the pure operation planner.
 
 use super::*;
+use lgtm_model::settings::StorageKind;
 
 fn h(s: &str) -> HostName {
     s.parse().unwrap()
@@ -45,6 +46,7 @@ fn set(key: &str, value: &str) -> Op {
     Op::Set {
         key: key.into(),
         value: value.into(),
+        force: false,
     }
 }
 
@@ -155,7 +157,7 @@ fn unassigning() {
     let cases: &[(Op, &str)] = &[
         (
             unassign("h1", "ingester", false),
-            "mimir:ingester on h1 is stateful: it holds data",
+            "refused: the mimir:ingester ring runs with replication factor 1 and needs 1 ready member to accept writes; after this change 0 would be left",
         ),
         (
             unassign("h1", "loki:all", false),
@@ -174,8 +176,76 @@ fn unassigning() {
     };
     assert_eq!(
         warnings,
-        vec!["loki now runs on no host: it is no longer deployed"]
+        vec![
+            "forced although the loki:ingester ring runs with replication factor 1 and needs 1 ready member to accept writes; after this change 0 would be left",
+            "lgtm-loki.service on h2 stops at once, without a drain: it is not taken out of its ring first, and what it has not flushed when it stops is lost",
+            "loki now runs on no host: it is no longer deployed",
+        ]
     );
+}
+
+/// A drain unassigns a host's roles (of one backend), refused when a replicated ring would
+/// keep too few ready members for writes: the factor it runs with now decides.
+#[test]
+fn draining_hosts() {
+    let mut base = run(&[
+        register("h1"),
+        register("h2"),
+        register("h3"),
+        set("loki.storage.backend", "s3"),
+        assign("h1", "loki:write"),
+        assign("h2", "loki:write"),
+        assign("h3", "loki:write"),
+        assign("h3", "mimir:querier"),
+    ]);
+    let write = ProcessId::for_role(r("loki:write"));
+    for host in ["h1", "h2", "h3"] {
+        base.readiness.set(&h(host), [write].into());
+    }
+    let drain = |host: &str, backend, force| Op::Drain {
+        host: h(host),
+        backend,
+        force,
+    };
+    let p = plan(&base, &drain("h3", Some(Backend::Loki), false)).unwrap();
+    assert_eq!(
+        p.changes,
+        vec![Change::RemoveRole(h("h3"), r("loki:write"))]
+    );
+    let Reply::Drained { roles, warnings } = &p.reply else {
+        panic!("{:?}", p.reply)
+    };
+    assert_eq!(roles, &vec![r("loki:write")]);
+    assert!(
+        warnings.contains(&"loki:ingester moves from replication factor 3 to 1: each of its remaining 2 members restarts, one at a time; until all have, writes still need 2 of them".to_string()),
+        "{warnings:?}"
+    );
+    assert_eq!(p.next.hosts[&h("h3")].roles, vec![r("mimir:querier")]);
+    let all = plan(&base, &drain("h3", None, false)).unwrap();
+    assert_eq!(all.next.hosts[&h("h3")].roles, vec![]);
+
+    // With h2's write process not ready, h3 leaving would leave one of the two a factor of 3
+    // needs.
+    base.readiness.set(&h("h2"), Default::default());
+    let e = plan(&base, &drain("h3", Some(Backend::Loki), false))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "refused: the loki:ingester ring runs with replication factor 3 and needs 2 ready members to accept writes; after this change 1 would be left (lgtm-loki-write.service on h2 is not ready). Assign the role to another host (or bring the members back) first, or repeat with force=true to stop it anyway"
+    );
+    let forced = plan(&base, &drain("h3", Some(Backend::Loki), true)).unwrap();
+    let Reply::Drained { warnings, .. } = &forced.reply else {
+        panic!()
+    };
+    assert!(
+        warnings[1].starts_with("lgtm-loki-write.service on h3 stops at once, without a drain"),
+        "{warnings:?}"
+    );
+    // Draining a host of what it does not run changes nothing.
+    let none = plan(&base, &drain("h1", Some(Backend::Tempo), false)).unwrap();
+    assert!(none.changes.is_empty());
+    assert!(plan(&base, &drain("h9", None, false)).is_err());
 }
 
 #[test]
@@ -342,4 +412,49 @@ fn readiness_is_not_stored_and_follows_host_removal() {
     )
     .unwrap();
     assert_eq!(gone.next.readiness.reported(&h("h1")), None);
+}
+
+/// Moving where a deployed backend keeps its data (kind, S3 endpoint or bucket) is refused
+/// unless forced; before it runs anywhere, and for settings that move nothing, it is not.
+#[test]
+fn moving_a_deployed_backends_storage_needs_force() {
+    let s3 = |force| {
+        vec![
+            set("loki.storage.s3.endpoint", "http://198.18.0.1:9000"),
+            set("loki.storage.s3.bucket", "logs"),
+            Op::Set {
+                key: "loki.storage.backend".into(),
+                value: "s3".into(),
+                force,
+            },
+        ]
+    };
+    // Not deployed: nothing to leave behind.
+    let fresh = run(&s3(false));
+    assert_eq!(
+        fresh.settings.backend(Backend::Loki).storage,
+        StorageKind::S3
+    );
+    // Deployed on the filesystem: the endpoint and bucket move nothing yet, the kind does.
+    let deployed = run(&[register("h1"), assign("h1", "loki:all")]);
+    let mut intent = deployed.clone();
+    for op in &s3(false)[..2] {
+        intent = plan(&intent, op).unwrap().next;
+    }
+    let e = plan(&intent, &s3(false)[2]).unwrap_err().to_string();
+    assert!(
+        e.contains("loki runs on h1 and keeps its data in the local filesystem")
+            && e.contains("bucket logs at http://198.18.0.1:9000")
+            && e.contains("force=true"),
+        "{e}"
+    );
+    let forced = plan(&intent, &s3(true)[2]).unwrap().next;
+    assert_eq!(
+        forced.settings.backend(Backend::Loki).storage,
+        StorageKind::S3
+    );
+    // On S3, another bucket moves it too; the region or credentials do not.
+    let e = plan(&forced, &set("loki.storage.s3.bucket", "other")).unwrap_err();
+    assert!(e.to_string().contains("bucket other at"), "{e}");
+    assert!(plan(&forced, &set("loki.storage.s3.region", "eu-west-1")).is_ok());
 }

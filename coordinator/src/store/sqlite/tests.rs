@@ -69,6 +69,33 @@ fn commits_survive_reopen() {
     assert_eq!(got.settings["mimir.log_level"], "debug");
     assert_eq!(got.secrets["mimir.storage.s3.secret_access_key"], "s3cr3t");
     assert_eq!(got.rollout, sample_commit().rollout);
+    assert_eq!(got.intent_index, 1);
+}
+
+/// Only commits that change hosts, roles or settings move the intent index.
+#[test]
+fn the_intent_index_follows_intent_changes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(dir.path()).unwrap();
+    s.commit(&sample_commit()).unwrap();
+    s.commit(&Commit {
+        index: 2,
+        changes: Vec::new(),
+        marks: vec![(h("h1"), mark(2, b"b"))],
+        rollout: Some(r#"{"steps":[],"paused":null}"#.into()),
+    })
+    .unwrap();
+    let got = s.load().unwrap();
+    assert_eq!((got.index, got.intent_index), (2, 1));
+    s.commit(&Commit {
+        index: 3,
+        changes: vec![Change::PutSetting("loki.log_level".into(), "warn".into())],
+        marks: Vec::new(),
+        rollout: None,
+    })
+    .unwrap();
+    let got = s.load().unwrap();
+    assert_eq!((got.index, got.intent_index), (3, 3));
 }
 
 #[test]
