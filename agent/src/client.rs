@@ -69,7 +69,12 @@ impl Client {
     ) -> Client {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"));
+            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"))
+            // The coordinator refuses an agent outside the version skew rule by name.
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::HeaderName::from_static(lgtm_model::skew::HEADER),
+                reqwest::header::HeaderValue::from_static(AGENT_VERSION),
+            )]));
         if let Some(ca) = ca {
             builder = builder
                 .tls_built_in_root_certs(false)

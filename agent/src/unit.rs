@@ -6,7 +6,7 @@
 //! control characters and escapes systemd's `%` specifiers, so nothing unchecked reaches a
 //! unit file even if a future caller forgets the first check.
 
-use lgtm_model::catalog::ProcessModel;
+use lgtm_model::catalog::{ProcessModel, Replicated};
 use lgtm_model::process::{ProcessId, store_dir, upstream_targets};
 use lgtm_model::wire::DesiredProcess;
 use lgtm_model::{Backend, Role};
@@ -32,8 +32,9 @@ pub struct UnitSpec {
     pub store_dir: Option<SafePath>,
     /// `StateDirectory=` values when every writable directory lies under `/var/lib`.
     pub state_directories: Option<Vec<String>>,
-    /// Whether any role holds data: stopping gets time to leave rings and flush.
-    pub stateful: bool,
+    /// Whether a role holds data that exists nowhere else yet (an ingester): stopping gets
+    /// time to flush it.
+    pub flushes: bool,
 }
 
 /// Why a process cannot get a unit file.
@@ -122,7 +123,11 @@ impl UnitSpec {
             state_directories,
             data_dir,
             store_dir,
-            stateful: process.roles.iter().any(|r| r.is_stateful()),
+            flushes: process
+                .roles
+                .iter()
+                .flat_map(|r| r.expand())
+                .any(|r| r.replicated() == Replicated::Data),
         })
     }
 
@@ -261,7 +266,7 @@ pub fn render(spec: &UnitSpec) -> Result<String, UnitError> {
     );
     line("Restart=on-failure");
     line("RestartSec=2s");
-    if spec.stateful && spec.targets == ["scalable-single-binary"] {
+    if spec.flushes && spec.targets == ["scalable-single-binary"] {
         line(
             "# SIGTERM starts a graceful stop; the ingester leaves its ring and flushes first. Its",
         );
@@ -269,17 +274,23 @@ pub fn render(spec: &UnitSpec) -> Result<String, UnitError> {
             "# query-frontend then never finishes stopping (seen with Tempo 2.10.8): end it after that.",
         );
         line("TimeoutStopSec=2min");
-    } else if spec.stateful {
-        line(
-            "# SIGTERM starts a graceful stop; a stateful process leaves its ring and flushes first.",
-        );
+    } else if spec.flushes {
+        line("# SIGTERM starts a graceful stop; an ingester leaves its ring and flushes first.");
         line("TimeoutStopSec=10min");
     } else {
         line(
             "# SIGTERM starts a graceful stop: in-flight requests drain (30s by default). Past that,",
         );
-        line("# a Tempo querier or query-frontend still connected to its peer never finishes its");
-        line("# stop (seen with Tempo 2.10.8): end it rather than hold every later change.");
+        line(
+            "# a server whose peers keep a stream open never finishes its stop: a Tempo querier or",
+        );
+        line(
+            "# query-frontend (seen with Tempo 2.10.8), a cluster's only Loki query-scheduler (its",
+        );
+        line(
+            "# frontends keep it while its ring is empty; Loki 3.7.6). Nothing here needs longer:",
+        );
+        line("# end it rather than hold every later change.");
         line("TimeoutStopSec=45s");
     }
     line("# Ingesters and store-gateways keep many block files and connections open.");

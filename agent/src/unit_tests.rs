@@ -85,6 +85,25 @@ fn production_choices() {
         assert!(querier.contains(want), "tempo querier unit lacks {want:?}");
     }
     assert!(!querier.contains("Type=notify"));
+    // Only a process that flushes ingested data gets the long stop; other data (a compactor's,
+    // an index gateway's) lies in object storage, and a Loki backend with the cluster's only
+    // query-scheduler never finishes its stop while frontends hold their streams.
+    for (roles, want) in [
+        (&["loki:write"][..], "TimeoutStopSec=10min\n"),
+        (&["loki:backend"], "TimeoutStopSec=45s\n"),
+        (
+            &["loki:compactor", "loki:query-scheduler"],
+            "TimeoutStopSec=45s\n",
+        ),
+        (
+            &["mimir:store-gateway", "mimir:compactor"],
+            "TimeoutStopSec=45s\n",
+        ),
+        (&["tempo:all"], "TimeoutStopSec=2min\n"),
+    ] {
+        let unit = rendered(roles, "/var/lib/lgtm/x", &l);
+        assert!(unit.contains(want), "{roles:?} lacks {want:?}");
+    }
     // Tempo's `all` runs as scalable-single-binary upstream.
     let all = rendered(&["tempo:all"], "/var/lib/lgtm/tempo-all", &l);
     assert!(all.contains("-target=scalable-single-binary\n"), "{all}");

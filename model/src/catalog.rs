@@ -210,7 +210,6 @@ pub static LOKI: BackendCatalog = BackendCatalog {
                 "compactor",
                 "distributor",
                 "ingester",
-                "pattern-ingester",
                 "querier",
                 "query-frontend",
                 "query-scheduler",
@@ -222,10 +221,17 @@ pub static LOKI: BackendCatalog = BackendCatalog {
             target: "read",
             expands: &["query-frontend", "querier"],
         },
+        // Upstream's `all` and `write` load the pattern ingester too, but it runs only when
+        // enabled (off by default), and lgtm enables it only when assigned: with it on, every
+        // distributor tees pushes to it, and Loki 3.7.6 may build that tee before the tenant
+        // configs it reads (neither depends on the other in `pkg/loki/modules.go`; dskit's
+        // module manager orders such modules by map iteration, so at random), then crashes on
+        // its first push (nil pointer in `TenantConfigs.LogPushRequestStreams`; seen in a
+        // rolling restart).
         MetaSpec {
             name: "write",
             target: "write",
-            expands: &["distributor", "ingester", "pattern-ingester"],
+            expands: &["distributor", "ingester"],
         },
         // Upstream's `backend` also loads the bloom modules, which do nothing until enabled.
         MetaSpec {

@@ -15,6 +15,7 @@ pub mod render;
 pub mod ring;
 pub mod rollout;
 pub mod settings;
+pub mod skew;
 pub mod suggest;
 pub mod topology;
 pub mod upstream;

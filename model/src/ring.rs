@@ -92,8 +92,13 @@ mod tests {
         let roles = |r: &[&str]| -> Vec<Role> { r.iter().map(|s| s.parse().unwrap()).collect() };
         assert_eq!(
             pages(&roles(&["loki:write"])),
+            ["/ring"],
+            "Loki's write process: the ingester"
+        );
+        assert_eq!(
+            pages(&roles(&["loki:write", "loki:pattern-ingester"])),
             ["/pattern/ring", "/ring"],
-            "Loki's write process: ingester and pattern ingester"
+            "with the pattern ingester assigned"
         );
         assert_eq!(pages(&roles(&["tempo:ingester"])), ["/ingester/ring"]);
         assert!(pages(&roles(&["tempo:querier"])).is_empty());

@@ -1,7 +1,9 @@
 //! The JSON shapes of the coordinator's HTTP API, shared by the server, agents and `lgtmctl`.
 //!
-//! Request bodies reject unknown fields. Paths are listed in [`paths`] so clients and the
-//! router cannot drift apart.
+//! Request bodies reject unknown fields: the coordinator never ignores what it was asked.
+//! Answers accept fields they do not know: a coordinator within the skew rule
+//! ([`crate::skew`]) may be newer than the agent or `lgtmctl` reading it and say more. Paths
+//! are listed in [`paths`] so clients and the router cannot drift apart.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -81,7 +83,6 @@ pub struct JoinTokenRequest {
 
 /// A join token just created: the only time the token itself is shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct JoinTokenCreated {
     /// Its id, to revoke it.
     pub id: String,
@@ -93,7 +94,6 @@ pub struct JoinTokenCreated {
 
 /// A join token revoked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct JoinTokenRevoked {
     /// Its id.
     pub id: String,
@@ -101,7 +101,6 @@ pub struct JoinTokenRevoked {
 
 /// Error body of every non-2xx answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// The error.
     pub error: ApiError,
@@ -109,7 +108,6 @@ pub struct ErrorBody {
 
 /// What went wrong, for people and for programs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `unknown_role`, `invalid_host_name`, `not_found`.
     pub code: String,
@@ -136,7 +134,6 @@ pub struct RegisterRequest {
 
 /// A host as the coordinator knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HostRecord {
     /// The host's name.
     pub name: HostName,
@@ -164,8 +161,6 @@ pub struct AssignRequest {
 }
 
 /// The result of an assignment or unassignment.
-// No `deny_unknown_fields`: serde cannot combine it with `flatten`, and every client would
-// fail to read this answer ("unknown field `outcome`").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignResponse {
     /// The host.
@@ -188,7 +183,6 @@ pub struct AssignResponse {
 
 /// The result of an unassignment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UnassignResponse {
     /// The host.
     pub host: HostName,
@@ -218,7 +212,6 @@ pub struct DrainRequest {
 
 /// The result of a drain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DrainResponse {
     /// The host.
     pub host: HostName,
@@ -246,7 +239,6 @@ pub struct SwitchRequest {
 
 /// The result of a switch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Switched {
     /// The backend.
     pub backend: Backend,
@@ -263,7 +255,6 @@ pub struct Switched {
 
 /// The result of removing a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HostRemoved {
     /// The host removed.
     pub host: HostName,
@@ -283,7 +274,6 @@ pub struct SetSetting {
 
 /// One setting as shown to operators.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SettingEntry {
     /// Dotted key.
     pub key: String,
@@ -299,7 +289,6 @@ pub struct SettingEntry {
 
 /// Answer to a settings change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SettingChanged {
     /// The key.
     pub key: String,
@@ -309,7 +298,6 @@ pub struct SettingChanged {
 
 /// What one host should run; identical content always carries the same index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DesiredState {
     /// The host.
     pub host: HostName,
@@ -324,7 +312,6 @@ pub struct DesiredState {
 
 /// The gateway of a host: one nginx serving every backend whose gateway role it has.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DesiredGateway {
     /// Backends it serves, sorted.
     pub backends: Vec<Backend>,
@@ -334,7 +321,6 @@ pub struct DesiredGateway {
 
 /// One backend process on a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DesiredProcess {
     /// Which process; gives the unit name and config file name.
     pub id: ProcessId,
@@ -350,7 +336,6 @@ pub struct DesiredProcess {
 
 /// What a host gets, for operators: every backend process's config, secrets redacted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RenderedHost {
     /// The host.
     pub host: HostName,
@@ -362,7 +347,6 @@ pub struct RenderedHost {
 
 /// One process of a [`RenderedHost`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RenderedProcess {
     /// Which process.
     pub id: ProcessId,
@@ -477,7 +461,6 @@ pub struct RolloutPause {
 
 /// The result of aborting the rollout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RolloutAborted {
     /// Cluster index after the change.
     pub index: u64,
@@ -489,7 +472,6 @@ pub struct RolloutAborted {
 
 /// Where the rollout of restarts stands: `lgtmctl rollout status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RolloutStatus {
     /// Why it is paused; `None` while it runs.
     pub paused: Option<String>,
@@ -501,7 +483,6 @@ pub struct RolloutStatus {
 
 /// A process in the rollout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RolloutProcess {
     /// The host.
     pub host: HostName,
@@ -526,7 +507,6 @@ impl RolloutStatus {
 
 /// Cluster status: `lgtmctl status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ClusterStatus {
     /// Current cluster index.
     pub index: u64,
@@ -544,7 +524,6 @@ pub struct ClusterStatus {
 
 /// One host in the status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HostStatus {
     /// The host.
     pub name: HostName,

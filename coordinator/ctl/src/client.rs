@@ -66,7 +66,12 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("lgtmctl/", env!("CARGO_PKG_VERSION")))
+            // The coordinator refuses an lgtmctl outside the version skew rule by name.
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::HeaderName::from_static(lgtm_model::skew::HEADER),
+                reqwest::header::HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+            )]));
         if let Some(pem) = ca {
             let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
                 CtlError::Usage(format!(

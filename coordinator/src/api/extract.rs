@@ -2,8 +2,9 @@
 //! rejection is an [`HttpError`] naming the field, never axum's plain-text answers.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -16,6 +17,40 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A request's whole body must arrive within this long.
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A body over the limit is still read, and dropped, up to this size before the 413: a client
+/// still sending would otherwise get its connection reset instead of the answer.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The `Content-Length` a request declares, if it is a number.
+fn content_length(headers: &axum::http::HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Reads `body` whole if it holds at most [`MAX_BODY_BYTES`]; `None` when it is larger (read
+/// on, and dropped, up to [`DRAIN_BYTES`]).
+async fn read_body(mut body: Body) -> Result<Option<Bytes>, axum::Error> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        // Trailers carry nothing a JSON body needs.
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&data);
+        } else if seen > DRAIN_BYTES {
+            break;
+        }
+    }
+    Ok((seen <= MAX_BODY_BYTES).then(|| Bytes::from(kept)))
+}
+
 /// A JSON request body, parsed strictly into `T`.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -23,7 +58,7 @@ pub struct JsonBody<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = HttpError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, HttpError> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, HttpError> {
         let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
         if let Some(ct) = content_type {
             let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
@@ -40,8 +75,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 .with_field("body"));
             }
         }
+        let too_large = || {
+            HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
+            )
+            .with_field("body")
+        };
+        // A client that waits for `100 Continue` has not sent the body: answer before it does.
+        // One that declares more than is ever drained would be cut anyway.
+        let declared = content_length(req.headers());
+        let waits = req
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if declared.is_some_and(|n| n > DRAIN_BYTES || (waits && n > MAX_BODY_BYTES)) {
+            return Err(too_large());
+        }
         // A body trickled in byte by byte must not hold the request (and the connection).
-        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state));
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, read_body(req.into_body()));
         let read = read.await.map_err(|_| {
             HttpError::new(
                 StatusCode::REQUEST_TIMEOUT,
@@ -53,22 +106,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             )
             .with_field("body")
         })?;
-        let bytes = read.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                HttpError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
-                )
-            } else {
-                HttpError::new(
+        let bytes = match read {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(too_large()),
+            Err(e) => {
+                return Err(HttpError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_body",
                     format!("failed to read the request body: {e}"),
                 )
+                .with_field("body"));
             }
-            .with_field("body")
-        })?;
+        };
         parse_json(&bytes).map(JsonBody)
     }
 }

@@ -29,6 +29,7 @@ mod plan;
 mod rendered;
 mod rollout;
 mod settings;
+mod skew;
 
 pub use error::HttpError;
 
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authorize,
         ))
+        .layer(middleware::from_fn(skew::enforce))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }

@@ -364,7 +364,7 @@ pub fn document() -> Value {
         "info": {
             "title": "lgtm coordinator API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Cluster intent, desired state for agents, status. Request bodies reject unknown fields; every error is an ErrorBody.",
+            "description": "Cluster intent, desired state for agents, status. Request bodies reject unknown fields; every error is an ErrorBody. Versions: lgtm's clients send their version in the lgtm-version header and every answer carries the coordinator's; a client of another major version, or more than one minor version apart, is refused with 400 version_skew naming both. Within that rule an answer may carry fields an older client does not know: clients ignore them.",
         },
         "paths": paths,
         "security": [{ "bearer": [] }],

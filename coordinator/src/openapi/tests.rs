@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use lgtm_model::consistency::{AssignOutcome, BackendConsistency, Replication};
-use lgtm_model::process::ProcessId;
+use lgtm_model::process::{Ports, ProcessId};
 use lgtm_model::wire::*;
 use lgtm_model::{Backend, Role};
 use serde::Serialize;
@@ -619,4 +619,103 @@ fn every_reference_resolves_and_paths_are_the_wire_paths() {
     ]
     .into();
     assert_eq!(documented, wire);
+}
+
+/// Reads `value` as the wire type named `name`: `None` for a name not listed here.
+fn read_as(name: &str, value: Value) -> Option<Result<(), String>> {
+    macro_rules! as_type {
+        ($($t:ident),* $(,)?) => {
+            match name {
+                $(stringify!($t) => Some(
+                    serde_json::from_value::<$t>(value).map(|_| ()).map_err(|e| e.to_string()),
+                ),)*
+                _ => None,
+            }
+        };
+    }
+    as_type!(
+        RegisterRequest,
+        JoinTokenRequest,
+        AssignRequest,
+        DrainRequest,
+        SwitchRequest,
+        SetSetting,
+        UnitStatus,
+        ActionResult,
+        DiskFact,
+        HostFacts,
+        Report,
+        RolloutPause,
+        Change,
+        ErrorBody,
+        ApiError,
+        HostRecord,
+        JoinTokenCreated,
+        JoinTokenRevoked,
+        AssignResponse,
+        UnassignResponse,
+        DrainResponse,
+        Switched,
+        HostRemoved,
+        SettingEntry,
+        SettingChanged,
+        DesiredProcess,
+        DesiredState,
+        RenderedProcess,
+        RenderedHost,
+        DesiredGateway,
+        HostStatus,
+        ClusterStatus,
+        RolloutStatus,
+        RolloutProcess,
+        RolloutAborted,
+        ProcessPlan,
+        GatewayPlan,
+        HostPlan,
+        PlannedStep,
+        ReplicationChange,
+        ChangePlan,
+        Replication,
+        BackendConsistency,
+        Ports,
+        ProcessId,
+    )
+}
+
+/// What the coordinator reads from clients: strict, so nothing asked is silently ignored.
+const REQUESTS: &[&str] = &[
+    "RegisterRequest",
+    "JoinTokenRequest",
+    "AssignRequest",
+    "DrainRequest",
+    "SwitchRequest",
+    "SetSetting",
+    "UnitStatus",
+    "ActionResult",
+    "DiskFact",
+    "HostFacts",
+    "Report",
+    "RolloutPause",
+    "Change",
+];
+
+#[test]
+fn answers_accept_fields_a_newer_coordinator_adds_and_requests_refuse_them() {
+    for (name, mut value) in samples(true) {
+        let Some(obj) = value.as_object_mut() else {
+            continue;
+        };
+        obj.insert("said_by_a_newer_version".into(), Value::from(1));
+        let Some(read) = read_as(name, value) else {
+            // Not a wire type of its own (the health answer).
+            assert_eq!(name, "Health", "{name} is an object: list it in read_as");
+            continue;
+        };
+        if REQUESTS.contains(&name) {
+            let e = read.expect_err(name);
+            assert!(e.contains("unknown field"), "{name}: {e}");
+        } else {
+            read.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
 }

@@ -75,7 +75,6 @@ pub enum Change {
 
 /// What a change would do. Nothing was changed to answer it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ChangePlan {
     /// The intent index it was planned at: a change sent with `check_index` set to it is
     /// applied only while no other change to hosts, roles or settings came in between.
@@ -99,7 +98,6 @@ pub struct ChangePlan {
 
 /// One host's part of a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HostPlan {
     /// The host.
     pub host: HostName,
@@ -130,7 +128,6 @@ pub enum ProcessAction {
 
 /// One process's part of a host plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ProcessPlan {
     /// Its systemd unit.
     pub unit: String,
@@ -155,7 +152,6 @@ pub enum GatewayAction {
 
 /// A host's gateway in a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct GatewayPlan {
     /// What happens to it.
     pub action: GatewayAction,
@@ -165,7 +161,6 @@ pub struct GatewayPlan {
 
 /// A restart or drain the rollout paces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PlannedStep {
     /// The host.
     pub host: HostName,
@@ -179,7 +174,6 @@ pub struct PlannedStep {
 
 /// A replicated ring whose factor moves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ReplicationChange {
     /// The replicated target, e.g. `loki:ingester`.
     pub role: Role,

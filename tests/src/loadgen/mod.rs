@@ -192,7 +192,12 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
     let bind_sources = spawned.is_some();
     let mut clients = Vec::new();
     for group in 0..o.agents.div_ceil(AGENTS_PER_CLIENT) {
+        // Like a real agent: its version on every request, checked by the coordinator.
         let mut b = reqwest::Client::builder()
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::HeaderName::from_static(lgtm_model::skew::HEADER),
+                reqwest::header::HeaderValue::from_static(lgtm_model::skew::VERSION),
+            )]))
             .pool_idle_timeout(Duration::from_secs(120))
             .tls_built_in_root_certs(false)
             .add_root_certificate(ca.clone());
