@@ -6,7 +6,7 @@
 //! control characters and escapes systemd's `%` specifiers, so nothing unchecked reaches a
 //! unit file even if a future caller forgets the first check.
 
-use lgtm_model::catalog::{ProcessModel, Replicated};
+use lgtm_model::catalog::ProcessModel;
 use lgtm_model::process::{ProcessId, store_dir, upstream_targets};
 use lgtm_model::wire::DesiredProcess;
 use lgtm_model::{Backend, Role};
@@ -123,11 +123,7 @@ impl UnitSpec {
             state_directories,
             data_dir,
             store_dir,
-            flushes: process
-                .roles
-                .iter()
-                .flat_map(|r| r.expand())
-                .any(|r| r.replicated() == Replicated::Data),
+            flushes: process.roles.iter().any(|r| r.flushes_on_stop()),
         })
     }
 

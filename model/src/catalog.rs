@@ -493,6 +493,14 @@ impl Role {
             .any(|r| r.spec().is_some_and(|t| t.stateful))
     }
 
+    /// Whether any target this role runs holds data that exists nowhere else yet (an
+    /// ingester), which it flushes when it stops.
+    pub fn flushes_on_stop(self) -> bool {
+        self.expand()
+            .iter()
+            .any(|r| r.replicated() == Replicated::Data)
+    }
+
     /// Whether this is a replicated target.
     pub fn is_replicated(self) -> bool {
         self.replicated() != Replicated::No
