@@ -2,7 +2,8 @@
 //!
 //! A host has converged on a goal when its agent reports an applied index at least the goal's
 //! (capped at the host's own desired index: a change that did not alter this host's desired
-//! state never reaches it), every unit its roles need is `active` and every backend process
+//! state never reaches it; a gateway host's whole desired index, since its routes follow
+//! readiness), every unit its roles need is `active` and every backend process
 //! among them answers `/ready` (the gateway, which has no `/ready`, only needs `active`), and
 //! units that must go are no longer reported.
 
@@ -82,7 +83,13 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
     if let Some(v) = rollout(status, goal) {
         return v;
     }
-    let target = goal.index.min(h.desired_index);
+    // A gateway's routes follow the readiness of what it routes to, which changes its desired
+    // state after the goal was set: it has converged once it routes by what is ready now.
+    let target = if h.roles.iter().any(|r| r.is_gateway()) {
+        h.desired_index
+    } else {
+        goal.index.min(h.desired_index)
+    };
     let Some(applied) = h.applied_index else {
         return Verdict::Waiting(format!(
             "{}: waiting for its agent's first report (start lgtm-agent on it)",

@@ -58,10 +58,13 @@ fn wait_ready(lab: &Lab, host: &str) {
     ctl_ok(lab, &["wait", host, "--timeout", READY_ARG]);
 }
 
-/// [`wait_ready`] on every host.
+/// [`wait_ready`] on every host, twice: a gateway host may have converged before a later
+/// host became ready, and only the second pass sees it route to that host too.
 pub(super) fn wait_all(lab: &Lab) {
-    for h in lab.hosts() {
-        wait_ready(lab, h.name());
+    for _ in 0..2 {
+        for h in lab.hosts() {
+            wait_ready(lab, h.name());
+        }
     }
 }
 

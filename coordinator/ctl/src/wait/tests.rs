@@ -195,6 +195,17 @@ fn verdicts() {
             Want::Done("applied index 7"),
         ),
         (
+            "a gateway host follows its desired index past the goal: its routes follow readiness",
+            cluster(vec![host(
+                &["loki:all", "loki:gateway"],
+                13,
+                Some(12),
+                vec![active("lgtm-loki.service"), active("lgtm-gateway.service")],
+            )]),
+            goal(12, &[]),
+            Want::Waiting("agent applied index 12, waiting for 13"),
+        ),
+        (
             "unit not reported yet",
             cluster(vec![host(&["mimir:ingester"], 12, Some(12), vec![])]),
             goal(12, &[]),
