@@ -1,11 +1,15 @@
-//! The coordinator's HTTP API as the agent uses it: register, long-poll desired, report.
+//! The coordinator's API as the agent uses it, for one host: register (joining with the join
+//! token while it has no credential of its own), long-poll desired, report. The shared
+//! [`lgtm_client`] speaks HTTP; this adds the host, its credentials, and what an answer means
+//! to an agent.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use lgtm_client::Poll;
+use lgtm_client::{Certificate, Url, http_builder};
 use lgtm_model::HostName;
-use lgtm_model::wire::{DesiredState, ErrorBody, HostRecord, RegisterRequest, Report, paths};
-use reqwest::{StatusCode, Url};
+use lgtm_model::wire::{RegisterRequest, Report};
 
 use crate::credential::Tokens;
 use crate::safe_path::SafePath;
@@ -13,79 +17,38 @@ use crate::safe_path::SafePath;
 /// The agent's version, sent on registration and in reports.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Slack on top of the long-poll wait before the request itself times out.
-const POLL_SLACK: Duration = Duration::from_secs(15);
-/// Timeout of short requests.
+/// Timeout of requests that do not long-poll.
 const SHORT: Duration = Duration::from_secs(10);
 
 /// A client of one coordinator, for one host.
 #[derive(Clone, Debug)]
 pub struct Client {
-    http: reqwest::Client,
-    base: String,
+    api: lgtm_client::Client,
     host: HostName,
     tokens: Tokens,
 }
 
-/// The answer to a long-poll.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Poll {
-    /// The host's desired state (maybe the same as before, after the wait ran out).
-    State(DesiredState),
-    /// Nothing changed during the wait.
-    Unchanged,
-}
-
-/// Why a request failed.
+/// Why a request failed, as far as the agent acts on it.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("failed to reach the coordinator at {url}")]
-    Transport {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
     #[error("the coordinator does not know host {0}; registering again")]
     UnknownHost(HostName),
     #[error("the coordinator cannot render this host's desired state: {0}")]
     Render(String),
     #[error("the coordinator refused this host's credential ({message})")]
     Unauthorized { message: String },
-    #[error("the coordinator answered {status} to {url}: {message}")]
-    Status {
-        url: String,
-        status: StatusCode,
-        message: String,
-    },
+    #[error(transparent)]
+    Other(lgtm_client::ClientError),
 }
 
 impl Client {
     /// A client for `host` at `base`, sending `tokens`, trusting only `ca` when given.
-    pub fn new(
-        base: &Url,
-        host: HostName,
-        tokens: Tokens,
-        ca: Option<reqwest::Certificate>,
-    ) -> Client {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(format!("lgtm-agent/{AGENT_VERSION}"))
-            // The coordinator refuses an agent outside the version skew rule by name.
-            .default_headers(reqwest::header::HeaderMap::from_iter([(
-                reqwest::header::HeaderName::from_static(lgtm_model::skew::HEADER),
-                reqwest::header::HeaderValue::from_static(AGENT_VERSION),
-            )]));
-        if let Some(ca) = ca {
-            builder = builder
-                .tls_built_in_root_certs(false)
-                .add_root_certificate(ca);
-        }
-        let http = builder
+    pub fn new(base: &Url, host: HostName, tokens: Tokens, ca: Option<Certificate>) -> Client {
+        let http = http_builder("lgtm-agent", ca)
             .build()
             .expect("a rustls client with a parsed root certificate always builds");
         Client {
-            http,
-            base: base.as_str().trim_end_matches('/').to_owned(),
+            api: lgtm_client::Client::new(base.clone(), http).with_timeout(SHORT),
             host,
             tokens,
         }
@@ -96,15 +59,6 @@ impl Client {
         &self.host
     }
 
-    fn url(&self, path: &str) -> String {
-        // Host names are RFC 1123 labels: safe in a URL path as they are.
-        format!(
-            "{}{}",
-            self.base,
-            path.replace("{host}", self.host.as_str())
-        )
-    }
-
     /// `POST /v1/hosts`.
     pub async fn register(&self, address: IpAddr, data_root: &SafePath) -> Result<(), ClientError> {
         let body = RegisterRequest {
@@ -113,9 +67,8 @@ impl Client {
             data_root: data_root.to_string(),
             agent_version: AGENT_VERSION.to_owned(),
         };
-        let url = self.url(paths::HOSTS);
         let host_token = self.tokens.host();
-        let result = self.register_with(&url, &body, host_token.clone()).await;
+        let result = self.register_with(&body, host_token.clone()).await;
         match result {
             // The host was removed (its credential revoked): join again, if a join token is set.
             Err(ClientError::Unauthorized { .. })
@@ -125,7 +78,7 @@ impl Client {
                     "This host's credential was refused; joining again with the join token."
                 );
                 self.tokens.drop_host();
-                self.register_with(&url, &body, self.tokens.join()).await
+                self.register_with(&body, self.tokens.join()).await
             }
             other => other,
         }
@@ -133,109 +86,58 @@ impl Client {
 
     async fn register_with(
         &self,
-        url: &str,
         body: &RegisterRequest,
         token: Option<String>,
     ) -> Result<(), ClientError> {
         let token = token.or_else(|| self.tokens.join());
-        let mut req = self.http.post(url).json(body).timeout(SHORT);
-        if let Some(t) = &token {
-            req = req.bearer_auth(t);
-        }
-        let resp = self.check(url, send(url, req).await?).await?;
-        let record = resp
-            .json::<HostRecord>()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.to_owned(),
-                source,
-            })?;
+        let answer = self.api.with_token(token).register(body).await;
+        let record = answer.map_err(|e| self.meaning(e))?.value;
         if let Some(credential) = record.credential {
-            self.tokens
-                .store_host(&credential)
-                .map_err(|message| ClientError::Status {
-                    url: url.to_owned(),
-                    status: StatusCode::OK,
-                    message,
-                })?;
+            self.tokens.store_host(&credential).map_err(|message| {
+                ClientError::Other(lgtm_client::ClientError::Protocol {
+                    url: self.api.base().to_string(),
+                    status: 200,
+                    what: "a credential this host cannot keep",
+                    detail: message,
+                })
+            })?;
             tracing::info!("Joined the cluster; stored this host's credential.");
         }
         Ok(())
     }
 
-    /// Adds this host's credential to a request.
-    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match self.tokens.host() {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        }
+    /// The API as this host's credential sees it.
+    fn authed(&self) -> lgtm_client::Client {
+        self.api.with_token(self.tokens.host())
     }
 
     /// `GET /v1/hosts/{host}/desired?index=N&wait=..s`.
     pub async fn desired(&self, index: u64, wait: Duration) -> Result<Poll, ClientError> {
-        let url = self.url(paths::HOST_DESIRED);
-        let req = self
-            .authed(self.http.get(&url))
-            .query(&[
-                ("index", index.to_string()),
-                ("wait", format!("{}s", wait.as_secs())),
-            ])
-            .timeout(wait + POLL_SLACK);
-        let resp = send(&url, req).await?;
-        if matches!(
-            resp.status(),
-            StatusCode::NOT_MODIFIED | StatusCode::NO_CONTENT
-        ) {
-            return Ok(Poll::Unchanged);
-        }
-        let resp = self.check(&url, resp).await?;
-        resp.json::<DesiredState>()
-            .await
-            .map(Poll::State)
-            .map_err(|source| ClientError::Transport { url, source })
+        let polled = self.authed().desired(&self.host, index, wait).await;
+        polled.map_err(|e| self.meaning(e))
     }
 
     /// `POST /v1/hosts/{host}/report`.
     pub async fn report(&self, report: &Report) -> Result<(), ClientError> {
-        let url = self.url(paths::HOST_REPORT);
-        let req = self
-            .authed(self.http.post(&url))
-            .json(report)
-            .timeout(SHORT);
-        self.check(&url, send(&url, req).await?).await.map(drop)
+        let sent = self.authed().report(&self.host, report).await;
+        sent.map_err(|e| self.meaning(e))
     }
 
-    async fn check(
-        &self,
-        url: &str,
-        resp: reqwest::Response,
-    ) -> Result<reqwest::Response, ClientError> {
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let text = resp.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|b| b.error.message)
-            .unwrap_or_else(|_| text.chars().take(300).collect());
-        Err(match status {
-            StatusCode::NOT_FOUND => ClientError::UnknownHost(self.host.clone()),
-            StatusCode::UNAUTHORIZED => ClientError::Unauthorized { message },
-            StatusCode::CONFLICT => ClientError::Render(message),
-            _ => ClientError::Status {
-                url: url.to_owned(),
-                status,
-                message,
+    /// What a refusal means to the agent.
+    fn meaning(&self, e: lgtm_client::ClientError) -> ClientError {
+        match e {
+            lgtm_client::ClientError::Api { status: 404, .. } => {
+                ClientError::UnknownHost(self.host.clone())
+            }
+            lgtm_client::ClientError::Api { status: 401, error } => ClientError::Unauthorized {
+                message: error.message,
             },
-        })
+            lgtm_client::ClientError::Api { status: 409, error } => {
+                ClientError::Render(error.message)
+            }
+            e => ClientError::Other(e),
+        }
     }
-}
-
-async fn send(url: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
-    req.send().await.map_err(|source| ClientError::Transport {
-        url: url.to_owned(),
-        source,
-    })
 }
 
 #[cfg(test)]
@@ -298,14 +200,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("500") && e.contains("oops"), "{e}");
-    }
-
-    #[test]
-    fn urls_keep_a_path_prefix() {
-        let c = client(&Url::parse("http://c:7700/lgtm/").unwrap());
-        assert_eq!(
-            c.url(paths::HOST_DESIRED),
-            "http://c:7700/lgtm/v1/hosts/host3/desired"
-        );
     }
 }

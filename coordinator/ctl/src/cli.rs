@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
+use lgtm_client::Url;
 use lgtm_model::{Backend, HostName};
-use reqwest::Url;
 
 use crate::error::EXIT_CODES;
 

@@ -22,7 +22,7 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
     let token =
         crate::credentials::resolve(std::env::var("LGTM_TOKEN").ok(), cli.credentials.as_deref())?;
     let ca = crate::credentials::ca(cli.ca_file.as_deref())?;
-    let client = Client::new(cli.coordinator.clone(), token, ca.as_deref())?;
+    let client = crate::client::connect(cli.coordinator.clone(), token, ca.as_deref())?;
     let out = cli.output;
     match cli.command {
         Command::AssignRole(a) => assign(&client, out, a).await,

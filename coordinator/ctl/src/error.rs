@@ -19,7 +19,7 @@ Exit codes:
 /// A command's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
-    #[error(transparent)]
+    #[error("{}", client_message(.0))]
     Client(#[from] ClientError),
     #[error("{0}")]
     Rejected(String),
@@ -66,6 +66,16 @@ impl CtlError {
             CtlError::Hinted { hint, .. } => Some(hint),
             _ => None,
         }
+    }
+}
+
+/// The client's error, with what an operator can do when the coordinator is not reached.
+fn client_message(e: &ClientError) -> String {
+    match e {
+        ClientError::Unreachable { .. } => format!(
+            "{e}; start it, or point lgtmctl elsewhere with --coordinator URL or LGTM_COORDINATOR=URL; for a certificate error, pin the coordinator's CA with --ca-file (its tls/ca.pem)"
+        ),
+        e => e.to_string(),
     }
 }
 

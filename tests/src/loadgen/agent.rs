@@ -6,17 +6,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use lgtm_model::wire::{DesiredState, HostFacts, Report, UnitStatus};
+use lgtm_client::{Client, Poll};
+use lgtm_model::HostName;
+use lgtm_model::wire::{HostFacts, Report, UnitStatus};
 use tokio::sync::Notify;
 
 use super::stats::Samples;
 
 /// How long a long-poll asks the coordinator to hold the request.
-pub const LONG_POLL_WAIT: &str = "30s";
-/// Client-side bound for a long-poll: the wait plus slack.
-const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(45);
-/// Client-side bound for every other request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const LONG_POLL_WAIT: Duration = Duration::from_secs(30);
 
 /// State shared by every simulated agent and the conductor.
 pub struct Shared {
@@ -77,13 +75,9 @@ impl Shared {
 /// One agent's fixed parameters.
 pub struct Agent {
     /// Host name, `sim-00001`.
-    pub host: String,
-    /// Coordinator base URL.
-    pub base: String,
-    /// Its HTTP client (shared by a group of agents).
-    pub http: reqwest::Client,
-    /// The host's credential, from joining.
-    pub token: String,
+    pub host: HostName,
+    /// The API with the host's credential (its connections shared by a group of agents).
+    pub api: Client,
     /// Unit the host's role runs, reported as active.
     pub unit: String,
     /// Delay before the first request (spreads the start).
@@ -103,44 +97,15 @@ impl Agent {
     }
 
     async fn poll_loop(&self, shared: &Shared, applied: &AtomicU64) {
-        let url = format!("{}/v1/hosts/{}/desired", self.base, self.host);
         let mut index = 0u64;
         loop {
             let first = index == 0;
             let started = Instant::now();
-            let answer = self
-                .http
-                .get(&url)
-                .bearer_auth(&self.token)
-                .query(&[
-                    ("index", index.to_string().as_str()),
-                    ("wait", LONG_POLL_WAIT),
-                ])
-                .timeout(if first {
-                    REQUEST_TIMEOUT
-                } else {
-                    LONG_POLL_TIMEOUT
-                })
-                .send()
-                .await;
-            let state = match answer {
-                Ok(r) if r.status().is_success() => r.json::<DesiredState>().await,
-                Ok(r) if r.status() == reqwest::StatusCode::NOT_MODIFIED => continue,
-                Ok(r) => {
-                    shared.error(format!("GET {url}: {}", r.status()));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let state = match self.api.desired(&self.host, index, LONG_POLL_WAIT).await {
+                Ok(Poll::State(s)) => s,
+                Ok(Poll::Unchanged) => continue,
                 Err(e) => {
-                    shared.error(format!("GET {url}: {e}"));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            let state = match state {
-                Ok(s) => s,
-                Err(e) => {
-                    shared.error(format!("GET {url}: bad body: {e}"));
+                    shared.error(format!("GET desired of {}: {e}", self.host));
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -162,7 +127,6 @@ impl Agent {
     }
 
     async fn report_loop(&self, shared: &Shared, applied: &AtomicU64) {
-        let url = format!("{}/v1/hosts/{}/report", self.base, self.host);
         let mut tick = tokio::time::interval(self.report_every);
         loop {
             tick.tick().await;
@@ -190,22 +154,9 @@ impl Agent {
                 },
             };
             let started = Instant::now();
-            let sent = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.token)
-                .json(&report)
-                .timeout(REQUEST_TIMEOUT)
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => {
-                    // Read the body so the connection goes back to the pool.
-                    let _ = r.bytes().await;
-                    shared.record(&shared.reports, started.elapsed());
-                }
-                Ok(r) => shared.error(format!("POST {url}: {}", r.status())),
-                Err(e) => shared.error(format!("POST {url}: {e}")),
+            match self.api.report(&self.host, &report).await {
+                Ok(()) => shared.record(&shared.reports, started.elapsed()),
+                Err(e) => shared.error(format!("POST report of {}: {e}", self.host)),
             }
         }
     }

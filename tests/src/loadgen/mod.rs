@@ -18,13 +18,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use lgtm_client::{Client, http_builder};
 use lgtm_model::process::ProcessId;
-use lgtm_model::wire::{ClusterStatus, SetSetting, SettingEntry};
 use lgtm_model::{Backend, Role};
 use tokio::task::JoinSet;
 
 use agent::{Agent, Shared};
-use setup::send;
 use stats::Samples;
 
 /// Agents per HTTP client; each client gets its own loopback source address, so 10,000
@@ -149,11 +148,6 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
         None => std::env::var("LGTM_TOKEN")
             .context("set LGTM_TOKEN to the coordinator's admin token")?,
     };
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", admin.trim()).parse()?,
-    );
     // The CA: the spawned coordinator's, or LGTM_CA_FILE for one already running.
     let ca = match &spawned {
         Some(s) => s.ca()?,
@@ -163,22 +157,15 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
             reqwest::Certificate::from_pem(&std::fs::read(&file)?)?
         }
     };
-    let http = reqwest::Client::builder()
-        .timeout(o.setup_timeout.max(Duration::from_secs(60)))
-        .default_headers(headers)
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca.clone())
-        .build()?;
+    let base: lgtm_client::Url = base
+        .parse()
+        .with_context(|| format!("coordinator URL {base}"))?;
+    let http = http_builder("lgtm-loadgen", Some(ca.clone())).build()?;
+    let api = Client::new(base.clone(), http)
+        .with_token(Some(admin.trim().to_owned()))
+        .with_timeout(o.setup_timeout.max(Duration::from_secs(60)));
     let started = Instant::now();
-    let tokens = setup::hosts(
-        &http,
-        &base,
-        o.agents,
-        role,
-        o.setup_concurrency,
-        o.setup_timeout,
-    )
-    .await?;
+    let tokens = setup::hosts(&api, o.agents, role, o.setup_concurrency, o.setup_timeout).await?;
     eprintln!(
         "loadgen: {} hosts registered and assigned {role} in {:.1}s",
         o.agents,
@@ -192,27 +179,19 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
     let bind_sources = spawned.is_some();
     let mut clients = Vec::new();
     for group in 0..o.agents.div_ceil(AGENTS_PER_CLIENT) {
-        // Like a real agent: its version on every request, checked by the coordinator.
-        let mut b = reqwest::Client::builder()
-            .default_headers(reqwest::header::HeaderMap::from_iter([(
-                reqwest::header::HeaderName::from_static(lgtm_model::skew::HEADER),
-                reqwest::header::HeaderValue::from_static(lgtm_model::skew::VERSION),
-            )]))
-            .pool_idle_timeout(Duration::from_secs(120))
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca.clone());
+        // Like a real agent: the shared client, its version on every request.
+        let mut b = http_builder("lgtm-loadgen", Some(ca.clone()))
+            .pool_idle_timeout(Duration::from_secs(120));
         if bind_sources {
             let octet = u8::try_from(group % 250 + 2).unwrap_or(2);
             b = b.local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, octet)));
         }
-        clients.push(b.build()?);
+        clients.push(Client::new(base.clone(), b.build()?));
     }
     for i in 1..=o.agents {
         let agent = Agent {
-            host: sim_host(i),
-            base: base.clone(),
-            http: clients[(i - 1) / AGENTS_PER_CLIENT].clone(),
-            token: tokens[i - 1].clone(),
+            host: sim_host(i).parse()?,
+            api: clients[(i - 1) / AGENTS_PER_CLIENT].with_token(Some(tokens[i - 1].clone())),
             unit: unit.clone(),
             start_after: o.report_every.mul_f64(i as f64 / o.agents as f64),
             report_every: o.report_every,
@@ -244,15 +223,7 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
     tokio::time::sleep(o.measure).await;
     shared.measuring.store(false, Ordering::Relaxed);
 
-    let fanout = fan_out(
-        &http,
-        &base,
-        role.backend(),
-        &shared,
-        o.agents,
-        o.fanout_timeout,
-    )
-    .await?;
+    let fanout = fan_out(&api, role.backend(), &shared, o.agents, o.fanout_timeout).await?;
     agents.abort_all();
     let rss_mb = match pid {
         Some(pid) => Some(process::peak_rss_mb(pid)?),
@@ -283,16 +254,14 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
 
 /// Changes `<backend>.log_level` and waits until every agent got a desired state past it.
 async fn fan_out(
-    http: &reqwest::Client,
-    base: &str,
+    api: &Client,
     backend: Backend,
     shared: &Shared,
     agents: usize,
     timeout: Duration,
 ) -> anyhow::Result<Option<Duration>> {
     let key = format!("{backend}.log_level");
-    let settings: Vec<SettingEntry> =
-        serde_json::from_str(&send(http.get(format!("{base}/v1/settings"))).await?)?;
+    let settings = api.settings().await?.value;
     let current = settings
         .iter()
         .find(|s| s.key == key)
@@ -302,17 +271,13 @@ async fn fan_out(
     } else {
         "debug"
     };
-    let status: ClusterStatus =
-        serde_json::from_str(&send(http.get(format!("{base}/v1/status"))).await?)?;
+    let status = api.status().await?.value;
     shared
         .fanout_baseline
         .store(status.index, Ordering::Release);
 
     let started = Instant::now();
-    let body = SetSetting {
-        value: value.into(),
-    };
-    send(http.put(format!("{base}/v1/settings/{key}")).json(&body)).await?;
+    api.set_setting(&key, value.into(), false, None).await?;
     let all_arrived = async {
         while shared.fanout_arrived.load(Ordering::Acquire) < agents {
             shared.arrival.notified().await;

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use lgtm_client::Client;
 use lgtm_model::Role;
-use lgtm_model::wire::{
-    AssignRequest, HostRecord, JoinTokenCreated, JoinTokenRequest, RegisterRequest, SetSetting,
-};
+use lgtm_model::wire::{AssignRequest, RegisterRequest};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -21,8 +20,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// Registers hosts 1..=n with a join token, as their agents would, then assigns each `role`,
 /// `concurrency` requests at a time; the hosts' credentials, in order.
 pub async fn hosts(
-    http: &reqwest::Client,
-    base: &str,
+    api: &Client,
     n: usize,
     role: Role,
     concurrency: usize,
@@ -38,7 +36,7 @@ pub async fn hosts(
         assigned: done.clone(),
         last_change_us: last_change_us.clone(),
     };
-    let work = run(http, base, n, role, concurrency, &counters);
+    let work = run(api, n, role, concurrency, &counters);
     let progress = async {
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
@@ -73,29 +71,22 @@ struct Counters {
 }
 
 async fn run(
-    http: &reqwest::Client,
-    base: &str,
+    api: &Client,
     n: usize,
     role: Role,
     concurrency: usize,
     c: &Counters,
 ) -> anyhow::Result<Vec<String>> {
-    object_storage(http, base, role).await?;
-    let created = send(
-        http.post(format!("{base}/v1/join-tokens"))
-            .json(&JoinTokenRequest {
-                ttl_seconds: Some(24 * 3600),
-            }),
-    )
-    .await?;
-    let join = serde_json::from_str::<JoinTokenCreated>(&created)?.token;
+    object_storage(api, role).await?;
+    let join = api.create_join_token(24 * 3600).await?.value.token;
+    let joining = api.with_token(Some(join));
     let tokens = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
     // Register every host first: a host without roles renders to nothing, so registrations
     // stay cheap; each assignment then re-renders only hosts that run something.
     each_host(n, concurrency, |i| {
-        let (http, base) = (http.clone(), base.to_owned());
+        let joining = joining.clone();
         let registered = c.registered.clone();
-        let (join, tokens) = (join.clone(), tokens.clone());
+        let tokens = tokens.clone();
         async move {
             let register = RegisterRequest {
                 host: sim_host(i).parse()?,
@@ -103,13 +94,7 @@ async fn run(
                 data_root: "/var/lib/lgtm".into(),
                 agent_version: "loadgen".into(),
             };
-            let answer = send(
-                http.post(format!("{base}/v1/hosts"))
-                    .bearer_auth(&join)
-                    .json(&register),
-            )
-            .await?;
-            let record: HostRecord = serde_json::from_str(&answer)?;
+            let record = joining.register(&register).await?.value;
             let Some(token) = record.credential else {
                 bail!("joining {} gave no credential", sim_host(i));
             };
@@ -120,7 +105,7 @@ async fn run(
     })
     .await?;
     each_host(n, concurrency, |i| {
-        let (http, base) = (http.clone(), base.to_owned());
+        let api = api.clone();
         let (done, last_change_us) = (c.assigned.clone(), c.last_change_us.clone());
         async move {
             let assign = AssignRequest {
@@ -128,8 +113,7 @@ async fn run(
                 backend: None,
             };
             let t = Instant::now();
-            let url = format!("{base}/v1/hosts/{}/roles", sim_host(i));
-            send(http.post(url).json(&assign)).await?;
+            api.assign(&sim_host(i).parse()?, &assign, None).await?;
             let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
             last_change_us.store(us, Ordering::Relaxed);
             done.fetch_add(1, Ordering::Relaxed);
@@ -143,7 +127,7 @@ async fn run(
 
 /// Puts the role's backend on S3 settings, as a backend on many hosts needs (filesystem
 /// storage is for one host). Simulated agents run nothing, so no server is needed.
-async fn object_storage(http: &reqwest::Client, base: &str, role: Role) -> anyhow::Result<()> {
+async fn object_storage(api: &Client, role: Role) -> anyhow::Result<()> {
     let b = role.backend();
     for (key, value) in [
         ("storage.s3.endpoint", "http://198.18.0.1:9000".to_owned()),
@@ -153,8 +137,8 @@ async fn object_storage(http: &reqwest::Client, base: &str, role: Role) -> anyho
         ("storage.s3.path_style", "true".to_owned()),
         ("storage.backend", "s3".to_owned()),
     ] {
-        let url = format!("{base}/v1/settings/{b}.{key}");
-        send(http.put(url).json(&SetSetting { value })).await?;
+        api.set_setting(&format!("{b}.{key}"), value, false, None)
+            .await?;
     }
     Ok(())
 }
@@ -183,15 +167,4 @@ where
         finished??;
     }
     Ok(())
-}
-
-/// Sends a request; a non-2xx answer is an error carrying the coordinator's body.
-pub async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<String> {
-    let response = request.send().await?;
-    let status = response.status();
-    let body = response.text().await?;
-    if !status.is_success() {
-        bail!("coordinator answered {status}: {body}");
-    }
-    Ok(body)
 }
