@@ -566,6 +566,26 @@ impl<'de> Deserialize<'de> for Role {
     }
 }
 
+// By hand: every role of the catalog, qualified, which the derive cannot list.
+impl schemars::JsonSchema for Role {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Role".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let roles: Vec<String> = Backend::ALL
+            .iter()
+            .flat_map(|b| catalog(*b).roles())
+            .map(|r| r.to_string())
+            .collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": roles,
+            "description": "a role of the catalog, qualified: mimir:ingester",
+        })
+    }
+}
+
 impl From<Role> for String {
     fn from(r: Role) -> String {
         r.to_string()

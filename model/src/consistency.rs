@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ProcessModel, Replicated, Role, catalog};
@@ -28,7 +29,7 @@ pub fn replication_factor(hosts: usize) -> u8 {
 }
 
 /// Replication of one replicated target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Replication {
     /// The replicated target.
     pub role: Role,
@@ -39,7 +40,7 @@ pub struct Replication {
 }
 
 /// The verdict on one backend.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BackendConsistency {
     /// Which backend.
     pub backend: Backend,
@@ -155,7 +156,7 @@ pub fn evaluate(
 }
 
 /// What assigning a role to a host would do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum AssignOutcome {
     /// The role is new on the host.

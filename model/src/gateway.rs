@@ -410,6 +410,11 @@ http {
     grpc_next_upstream error timeout non_idempotent;
     proxy_read_timeout 300s;
     proxy_send_timeout 300s;
+    # Answers stream through unbuffered. Buffered, nginx before 1.23.1 (Debian 12 ships 1.22.1)
+    # can leave an answer in flight with no timer armed (nginx ticket #2367: Go servers write
+    # 4 KiB pieces, and a pause right after one fills nginx's buffer exactly), and a reload's
+    # old worker, finding no timer left, exits and cuts that answer mid-body.
+    proxy_buffering off;
     grpc_read_timeout 300s;
     grpc_send_timeout 300s;
 

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::suggest::did_you_mean;
@@ -26,6 +27,22 @@ pub enum HostNameError {
         "host name '{name}' has an invalid label '{label}': labels are 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-' (RFC 1123)"
     )]
     BadLabel { name: String, label: String },
+}
+
+// By hand: the name's rules, which the derive cannot see behind `try_from`.
+impl JsonSchema for HostName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "maxLength": 253,
+            "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+            "description": "RFC 1123 host name, lowercase",
+        })
+    }
 }
 
 impl HostName {
@@ -86,7 +103,9 @@ impl fmt::Display for HostName {
 }
 
 /// One of the three backends lgtm runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Mimir,

@@ -8,13 +8,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ProcessModel, Role, catalog};
 use crate::names::Backend;
 
 /// The ports one process listens on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Ports {
     /// HTTP API, `/ready`, `/metrics`.
     pub http: u16,
@@ -26,7 +27,9 @@ pub struct Ports {
 
 /// One backend process: a whole backend (Mimir, Loki's `all`), one group of roles (Loki's
 /// `write`, `read`, `backend`) or one role (Tempo).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct ProcessId {
     /// The backend it belongs to.
     pub backend: Backend,

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Role;
@@ -72,8 +73,25 @@ pub mod paths {
     pub const BACKEND_ROLES: &str = "/v1/backends/{backend}/roles";
 }
 
+/// The coordinator's liveness: `GET /healthz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    /// `ok` whenever it answers.
+    pub status: Alive,
+    /// Current cluster index.
+    pub index: u64,
+}
+
+/// What a coordinator that answers says of itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Alive {
+    /// Serving.
+    Ok,
+}
+
 /// Create a join token.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinTokenRequest {
     /// Seconds until it expires; the coordinator's default (one hour) when absent.
@@ -82,7 +100,7 @@ pub struct JoinTokenRequest {
 }
 
 /// A join token just created: the only time the token itself is shown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct JoinTokenCreated {
     /// Its id, to revoke it.
     pub id: String,
@@ -93,21 +111,21 @@ pub struct JoinTokenCreated {
 }
 
 /// A join token revoked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct JoinTokenRevoked {
     /// Its id.
     pub id: String,
 }
 
 /// Error body of every non-2xx answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ApiError,
 }
 
 /// What went wrong, for people and for programs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `unknown_role`, `invalid_host_name`, `not_found`.
     pub code: String,
@@ -119,7 +137,7 @@ pub struct ApiError {
 }
 
 /// An agent registering its host (idempotent; re-registration updates the address).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The host's name.
@@ -133,7 +151,7 @@ pub struct RegisterRequest {
 }
 
 /// A host as the coordinator knows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostRecord {
     /// The host's name.
     pub name: HostName,
@@ -150,7 +168,7 @@ pub struct HostRecord {
 }
 
 /// Assign a role to a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// `ingester`, `mimir:ingester`, a meta-role such as `write`.
@@ -161,7 +179,7 @@ pub struct AssignRequest {
 }
 
 /// The result of an assignment or unassignment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AssignResponse {
     /// The host.
     pub host: HostName,
@@ -182,7 +200,7 @@ pub struct AssignResponse {
 }
 
 /// The result of an unassignment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UnassignResponse {
     /// The host.
     pub host: HostName,
@@ -199,7 +217,7 @@ pub struct UnassignResponse {
 
 /// Drain a host: unassign its roles (of one backend), ring members first flushing and
 /// leaving their rings, one at a time per ring, through the rollout.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrainRequest {
     /// Only this backend's roles; every role when absent.
@@ -211,7 +229,7 @@ pub struct DrainRequest {
 }
 
 /// The result of a drain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DrainResponse {
     /// The host.
     pub host: HostName,
@@ -230,7 +248,7 @@ pub struct DrainResponse {
 /// backend, every other host none (gateways stay as they are). lgtm stages it: new processes
 /// start first, ring members leaving drain once the new ones are healthy, and a new process
 /// that runs a module an old one on its host still runs starts once that one is gone.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchRequest {
     /// Roles by host: bare (`write`) or qualified with the backend (`loki:write`).
@@ -238,7 +256,7 @@ pub struct SwitchRequest {
 }
 
 /// The result of a switch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Switched {
     /// The backend.
     pub backend: Backend,
@@ -254,7 +272,7 @@ pub struct Switched {
 }
 
 /// The result of removing a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostRemoved {
     /// The host removed.
     pub host: HostName,
@@ -265,7 +283,7 @@ pub struct HostRemoved {
 }
 
 /// Set one setting. Secrets are sent the same way and never returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetSetting {
     /// The new value as text; empty clears an optional setting.
@@ -273,7 +291,7 @@ pub struct SetSetting {
 }
 
 /// One setting as shown to operators.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SettingEntry {
     /// Dotted key.
     pub key: String,
@@ -288,7 +306,7 @@ pub struct SettingEntry {
 }
 
 /// Answer to a settings change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SettingChanged {
     /// The key.
     pub key: String,
@@ -297,7 +315,7 @@ pub struct SettingChanged {
 }
 
 /// What one host should run; identical content always carries the same index.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DesiredState {
     /// The host.
     pub host: HostName,
@@ -311,7 +329,7 @@ pub struct DesiredState {
 }
 
 /// The gateway of a host: one nginx serving every backend whose gateway role it has.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DesiredGateway {
     /// Backends it serves, sorted.
     pub backends: Vec<Backend>,
@@ -320,7 +338,7 @@ pub struct DesiredGateway {
 }
 
 /// One backend process on a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DesiredProcess {
     /// Which process; gives the unit name and config file name.
     pub id: ProcessId,
@@ -335,7 +353,7 @@ pub struct DesiredProcess {
 }
 
 /// What a host gets, for operators: every backend process's config, secrets redacted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RenderedHost {
     /// The host.
     pub host: HostName,
@@ -346,7 +364,7 @@ pub struct RenderedHost {
 }
 
 /// One process of a [`RenderedHost`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RenderedProcess {
     /// Which process.
     pub id: ProcessId,
@@ -361,7 +379,7 @@ pub struct RenderedProcess {
 }
 
 /// An agent's report on its host.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     /// The desired-state index the agent applied last (0: none yet).
@@ -377,7 +395,7 @@ pub struct Report {
 }
 
 /// A systemd unit as the agent sees it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitStatus {
     /// Unit name, `lgtm-mimir.service`.
@@ -399,7 +417,7 @@ pub struct UnitStatus {
 }
 
 /// One action the agent attempted.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionResult {
     /// What was attempted, e.g. `restart lgtm-mimir.service`.
@@ -411,7 +429,7 @@ pub struct ActionResult {
 }
 
 /// Host facts gathered with sysinfo.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostFacts {
     /// Logical CPUs.
@@ -427,7 +445,7 @@ pub struct HostFacts {
 }
 
 /// Space on the filesystem holding a data directory.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiskFact {
     /// The data directory.
@@ -439,7 +457,7 @@ pub struct DiskFact {
 }
 
 /// Whether a host's agent is heard from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Liveness {
     /// Reported within the TTL.
@@ -451,7 +469,7 @@ pub enum Liveness {
 }
 
 /// Pause the rollout.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutPause {
     /// Why, for whoever looks at the status next.
@@ -460,7 +478,7 @@ pub struct RolloutPause {
 }
 
 /// The result of aborting the rollout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RolloutAborted {
     /// Cluster index after the change.
     pub index: u64,
@@ -471,7 +489,7 @@ pub struct RolloutAborted {
 }
 
 /// Where the rollout of restarts stands: `lgtmctl rollout status`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RolloutStatus {
     /// Why it is paused; `None` while it runs.
     pub paused: Option<String>,
@@ -482,7 +500,7 @@ pub struct RolloutStatus {
 }
 
 /// A process in the rollout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RolloutProcess {
     /// The host.
     pub host: HostName,
@@ -506,7 +524,7 @@ impl RolloutStatus {
 }
 
 /// Cluster status: `lgtmctl status`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClusterStatus {
     /// Current cluster index.
     pub index: u64,
@@ -523,7 +541,7 @@ pub struct ClusterStatus {
 }
 
 /// One host in the status.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HostStatus {
     /// The host.
     pub name: HostName,

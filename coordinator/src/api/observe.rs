@@ -1,21 +1,25 @@
 //! Observation handlers: health, metrics, status and the OpenAPI document.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use lgtm_model::wire::ClusterStatus;
-use serde_json::{Value, json};
+use lgtm_model::wire::{Alive, ClusterStatus, Health};
+use serde_json::Value;
 
 use super::extract::QueryParams;
 use super::{AppState, HttpError};
 use crate::{openapi, status};
 
 /// `GET /healthz`: the coordinator answers and its store thread runs.
-pub async fn healthz(State(s): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "ok", "index": s.cluster.view().index }))
+pub async fn healthz(State(s): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: Alive::Ok,
+        index: s.cluster.view().index,
+    })
 }
 
 /// `GET /metrics`: Prometheus text.
@@ -46,5 +50,7 @@ pub async fn status(
 
 /// `GET /v1/openapi.json`.
 pub async fn openapi() -> Json<Value> {
-    Json(openapi::document())
+    // Derived from the types: the same for the process's life.
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(openapi::document);
+    Json(DOCUMENT.clone())
 }

@@ -1,16 +1,19 @@
 //! The OpenAPI 3.1 document of the whole API, served at `GET /v1/openapi.json`.
 //!
-//! Operations are one table ([`OPERATIONS`]); schemas are in [`schemas`]. Tests check that
-//! the router serves exactly these (method, path) pairs and that every wire type matches its
-//! schema, so the document cannot drift from the code.
+//! Operations are one table ([`OPERATIONS`]) naming the wire types of their bodies and
+//! answers; every schema is derived from those types ([`schemas`]: the serde attributes the
+//! handlers use decide what is required, optional or refused). A test checks that the router
+//! serves exactly these (method, path) pairs.
 
+use std::collections::BTreeSet;
+
+use lgtm_model::wire::*;
+use lgtm_model::{Backend, HostName};
 use serde_json::{Map, Value, json};
-
-use lgtm_model::wire::paths;
 
 pub mod schemas;
 
-use schemas::r;
+use schemas::{Schemas, Type, of};
 
 /// One operation of the API.
 #[derive(Clone, Copy, Debug)]
@@ -23,12 +26,25 @@ pub struct Operation {
     pub summary: &'static str,
     /// Query parameters: (name, description).
     pub query: &'static [(&'static str, &'static str)],
-    /// Request body schema name.
-    pub body: Option<&'static str>,
-    /// Success status and its schema name (`None`: no body; `text`: plain text).
-    pub ok: (u16, Option<&'static str>),
+    /// Request body type.
+    pub body: Option<Type>,
+    /// Success status and what it carries.
+    pub ok: (u16, Answer),
     /// Error statuses it may answer (every error is an `ErrorBody`).
     pub errors: &'static [u16],
+}
+
+/// What a success carries.
+#[derive(Clone, Copy, Debug)]
+pub enum Answer {
+    /// Nothing.
+    Empty,
+    /// Plain text.
+    Text,
+    /// Any JSON object (this document).
+    Object,
+    /// JSON of a wire type.
+    Json(Type),
 }
 
 const CHECK_INDEX: (&str, &str) = (
@@ -49,7 +65,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Liveness of the coordinator",
         query: &[],
         body: None,
-        ok: (200, Some("Health")),
+        ok: (200, Answer::Json(of::<Health>)),
         errors: &[],
     },
     Operation {
@@ -58,7 +74,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Prometheus metrics (text)",
         query: &[],
         body: None,
-        ok: (200, Some("text")),
+        ok: (200, Answer::Text),
         errors: &[],
     },
     Operation {
@@ -67,7 +83,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "This document",
         query: &[],
         body: None,
-        ok: (200, Some("object")),
+        ok: (200, Answer::Object),
         errors: &[],
     },
     Operation {
@@ -76,7 +92,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Cluster status: consistency per backend, state per host",
         query: &[],
         body: None,
-        ok: (200, Some("ClusterStatus")),
+        ok: (200, Answer::Json(of::<ClusterStatus>)),
         errors: &[400],
     },
     Operation {
@@ -85,7 +101,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Every host",
         query: &[],
         body: None,
-        ok: (200, Some("HostRecord[]")),
+        ok: (200, Answer::Json(of::<Vec<HostRecord>>)),
         errors: &[400],
     },
     Operation {
@@ -93,8 +109,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::HOSTS,
         summary: "Register a host (agents; idempotent)",
         query: &[],
-        body: Some("RegisterRequest"),
-        ok: (200, Some("HostRecord")),
+        body: Some(of::<RegisterRequest>),
+        ok: (200, Answer::Json(of::<HostRecord>)),
         errors: &[400, 413, 415],
     },
     Operation {
@@ -103,7 +119,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "One host",
         query: &[],
         body: None,
-        ok: (200, Some("HostRecord")),
+        ok: (200, Answer::Json(of::<HostRecord>)),
         errors: &[400, 404],
     },
     Operation {
@@ -112,7 +128,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Remove a host (refused while it has roles or drains, unless force=true)",
         query: &[FORCE, CHECK_INDEX],
         body: None,
-        ok: (200, Some("HostRemoved")),
+        ok: (200, Answer::Json(of::<HostRemoved>)),
         errors: &[400, 404, 409],
     },
     Operation {
@@ -120,8 +136,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::HOST_ROLES,
         summary: "Assign a role; an unregistered host is created",
         query: &[CHECK_INDEX],
-        body: Some("AssignRequest"),
-        ok: (200, Some("AssignResponse")),
+        body: Some(of::<AssignRequest>),
+        ok: (200, Answer::Json(of::<AssignResponse>)),
         errors: &[400, 409, 413, 415],
     },
     Operation {
@@ -130,7 +146,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Unassign a role; a ring member it removes drains first (force=true: stops at once)",
         query: &[FORCE, CHECK_INDEX],
         body: None,
-        ok: (200, Some("UnassignResponse")),
+        ok: (200, Answer::Json(of::<UnassignResponse>)),
         errors: &[400, 404, 409],
     },
     Operation {
@@ -138,8 +154,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::HOST_DRAIN,
         summary: "Drain a host: unassign its roles, ring members flushing and leaving their rings first (admin)",
         query: &[CHECK_INDEX],
-        body: Some("DrainRequest"),
-        ok: (200, Some("DrainResponse")),
+        body: Some(of::<DrainRequest>),
+        ok: (200, Answer::Json(of::<DrainResponse>)),
         errors: &[400, 404, 409, 413, 415],
     },
     Operation {
@@ -147,8 +163,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::BACKEND_ROLES,
         summary: "Place a backend's roles anew, staged: new processes first, old ring members drain once those are healthy (admin)",
         query: &[CHECK_INDEX],
-        body: Some("SwitchRequest"),
-        ok: (200, Some("Switched")),
+        body: Some(of::<SwitchRequest>),
+        ok: (200, Answer::Json(of::<Switched>)),
         errors: &[400, 404, 409, 413, 415],
     },
     Operation {
@@ -163,7 +179,7 @@ pub const OPERATIONS: &[Operation] = &[
             ),
         ],
         body: None,
-        ok: (200, Some("DesiredState")),
+        ok: (200, Answer::Json(of::<DesiredState>)),
         errors: &[400, 404, 409],
     },
     Operation {
@@ -171,8 +187,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::HOST_REPORT,
         summary: "An agent's report (kept in memory)",
         query: &[],
-        body: Some("Report"),
-        ok: (204, None),
+        body: Some(of::<Report>),
+        ok: (204, Answer::Empty),
         errors: &[400, 404, 413, 415],
     },
     Operation {
@@ -184,7 +200,7 @@ pub const OPERATIONS: &[Operation] = &[
             "only this backend's processes: mimir, loki or tempo",
         )],
         body: None,
-        ok: (200, Some("RenderedHost")),
+        ok: (200, Answer::Json(of::<RenderedHost>)),
         errors: &[400, 404, 409],
     },
     Operation {
@@ -193,7 +209,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Every setting; secrets only say whether they are set",
         query: &[],
         body: None,
-        ok: (200, Some("SettingEntry[]")),
+        ok: (200, Answer::Json(of::<Vec<SettingEntry>>)),
         errors: &[400],
     },
     Operation {
@@ -201,8 +217,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::SETTING,
         summary: "Set one setting or secret; empty clears (moving a deployed backend's storage needs force=true)",
         query: &[FORCE, CHECK_INDEX],
-        body: Some("SetSetting"),
-        ok: (200, Some("SettingChanged")),
+        body: Some(of::<SetSetting>),
+        ok: (200, Answer::Json(of::<SettingChanged>)),
         errors: &[400, 413, 415],
     },
     Operation {
@@ -210,8 +226,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::JOIN_TOKENS,
         summary: "Create a join token (admin); the token is shown only in this answer",
         query: &[],
-        body: Some("JoinTokenRequest"),
-        ok: (201, Some("JoinTokenCreated")),
+        body: Some(of::<JoinTokenRequest>),
+        ok: (201, Answer::Json(of::<JoinTokenCreated>)),
         errors: &[400, 413, 415],
     },
     Operation {
@@ -220,7 +236,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Revoke a join token (admin)",
         query: &[],
         body: None,
-        ok: (200, Some("JoinTokenRevoked")),
+        ok: (200, Answer::Json(of::<JoinTokenRevoked>)),
         errors: &[400],
     },
     Operation {
@@ -229,7 +245,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Where the rollout of restarts stands",
         query: &[],
         body: None,
-        ok: (200, Some("RolloutStatus")),
+        ok: (200, Answer::Json(of::<RolloutStatus>)),
         errors: &[400],
     },
     Operation {
@@ -237,8 +253,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::ROLLOUT_PAUSE,
         summary: "Pause the rollout: no further restart is permitted (admin)",
         query: &[],
-        body: Some("RolloutPause"),
-        ok: (200, Some("RolloutStatus")),
+        body: Some(of::<RolloutPause>),
+        ok: (200, Answer::Json(of::<RolloutStatus>)),
         errors: &[400, 413, 415],
     },
     Operation {
@@ -247,7 +263,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Resume the rollout (admin)",
         query: &[],
         body: None,
-        ok: (200, Some("RolloutStatus")),
+        ok: (200, Answer::Json(of::<RolloutStatus>)),
         errors: &[400],
     },
     Operation {
@@ -256,7 +272,7 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "Abort the rollout: roles and settings go back to what they were when it was last idle; what already restarted restarts back (admin)",
         query: &[CHECK_INDEX],
         body: None,
-        ok: (200, Some("RolloutAborted")),
+        ok: (200, Answer::Json(of::<RolloutAborted>)),
         errors: &[400, 409],
     },
     Operation {
@@ -264,8 +280,8 @@ pub const OPERATIONS: &[Operation] = &[
         path: paths::PLAN,
         summary: "What a change would do, without applying it: per host diffs, restart waves, replication, consistency (admin)",
         query: &[],
-        body: Some("Change"),
-        ok: (200, Some("ChangePlan")),
+        body: Some(of::<Change>),
+        ok: (200, Answer::Json(of::<ChangePlan>)),
         errors: &[400, 404, 409, 413, 415],
     },
 ];
@@ -273,24 +289,13 @@ pub const OPERATIONS: &[Operation] = &[
 /// Paths anyone may call, without a credential.
 const OPEN: &[&str] = &[paths::HEALTHZ, paths::OPENAPI];
 
-fn schema_of(name: &str) -> Value {
-    match name {
-        "text" => json!({ "type": "string" }),
-        "object" => json!({ "type": "object" }),
-        n => match n.strip_suffix("[]") {
-            Some(item) => json!({ "type": "array", "items": r(item) }),
-            None => r(n),
-        },
-    }
-}
-
-fn path_params(path: &str) -> Vec<Value> {
+fn path_params(path: &str, g: &mut Schemas) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| {
             let schema = match name {
-                "host" => r("HostName"),
-                "backend" => r("Backend"),
+                "host" => g.request(of::<HostName>),
+                "backend" => g.request(of::<Backend>),
                 _ => json!({ "type": "string" }),
             };
             json!({ "name": name, "in": "path", "required": true, "schema": schema })
@@ -298,20 +303,18 @@ fn path_params(path: &str) -> Vec<Value> {
         .collect()
 }
 
-fn operation(op: &Operation) -> Value {
-    let mut params = path_params(op.path);
+fn operation(op: &Operation, g: &mut Schemas) -> Value {
+    let mut params = path_params(op.path, g);
     params.extend(op.query.iter().map(|(name, description)| {
         json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } })
     }));
     let mut responses = Map::new();
+    let content = |kind: &str, schema: Value| json!({ "description": "ok", "content": { kind: { "schema": schema } } });
     let ok = match op.ok.1 {
-        None => json!({ "description": "done" }),
-        Some("text") => {
-            json!({ "description": "ok", "content": { "text/plain": { "schema": schema_of("text") } } })
-        }
-        Some(s) => {
-            json!({ "description": "ok", "content": { "application/json": { "schema": schema_of(s) } } })
-        }
+        Answer::Empty => json!({ "description": "done" }),
+        Answer::Text => content("text/plain", json!({ "type": "string" })),
+        Answer::Object => content("application/json", json!({ "type": "object" })),
+        Answer::Json(t) => content("application/json", g.answer(t)),
     };
     responses.insert(op.ok.0.to_string(), ok);
     // A body can time out (408); a change can meet a full state disk (507).
@@ -346,19 +349,25 @@ fn operation(op: &Operation) -> Value {
         out["security"] = json!([]);
     }
     if let Some(body) = op.body {
-        out["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": r(body) } } });
+        out["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": g.request(body) } } });
     }
     out
 }
 
 /// The whole document.
 pub fn document() -> Value {
+    // A first pass finds the types read and written with different schemas.
+    let mut first = Schemas::new(BTreeSet::new());
+    for op in OPERATIONS {
+        operation(op, &mut first);
+    }
+    let mut g = Schemas::new(first.clashes());
     let mut paths = Map::new();
     for op in OPERATIONS {
         let entry = paths.entry(op.path).or_insert_with(|| json!({}));
-        entry[op.method] = operation(op);
+        entry[op.method] = operation(op, &mut g);
     }
+    let error = g.answer(of::<ErrorBody>);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -376,13 +385,13 @@ pub fn document() -> Value {
                     "description": "lgtm_admin_ (everything), lgtm_read_ (GET, except desired state), lgtm_host_ (its own host's desired state, report and registration) or lgtm_join_ (registration) token",
                 },
             },
-            "schemas": schemas::all(),
             "responses": {
                 "Error": {
                     "description": "refused or failed; the body names the field and the fix",
-                    "content": { "application/json": { "schema": r("ErrorBody") } },
+                    "content": { "application/json": { "schema": error } },
                 },
             },
+            "schemas": g.into_definitions(),
         },
     })
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Role;
@@ -10,7 +11,7 @@ use crate::consistency::BackendConsistency;
 use crate::names::{Backend, HostName};
 
 /// A change to plan: the same operations the changing endpoints take.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Change {
     /// `POST /v1/hosts/{host}/roles`.
@@ -74,7 +75,7 @@ pub enum Change {
 }
 
 /// What a change would do. Nothing was changed to answer it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChangePlan {
     /// The intent index it was planned at: a change sent with `check_index` set to it is
     /// applied only while no other change to hosts, roles or settings came in between.
@@ -97,7 +98,7 @@ pub struct ChangePlan {
 }
 
 /// One host's part of a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostPlan {
     /// The host.
     pub host: HostName,
@@ -108,7 +109,7 @@ pub struct HostPlan {
 }
 
 /// What happens to one process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcessAction {
     /// A new process starts at once.
@@ -127,7 +128,7 @@ pub enum ProcessAction {
 }
 
 /// One process's part of a host plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProcessPlan {
     /// Its systemd unit.
     pub unit: String,
@@ -139,7 +140,7 @@ pub struct ProcessPlan {
 }
 
 /// What happens to a host's gateway.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayAction {
     /// It starts.
@@ -151,7 +152,7 @@ pub enum GatewayAction {
 }
 
 /// A host's gateway in a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GatewayPlan {
     /// What happens to it.
     pub action: GatewayAction,
@@ -160,7 +161,7 @@ pub struct GatewayPlan {
 }
 
 /// A restart or drain the rollout paces.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlannedStep {
     /// The host.
     pub host: HostName,
@@ -173,7 +174,7 @@ pub struct PlannedStep {
 }
 
 /// A replicated ring whose factor moves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReplicationChange {
     /// The replicated target, e.g. `loki:ingester`.
     pub role: Role,
