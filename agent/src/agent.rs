@@ -22,6 +22,7 @@ use crate::fetcher::{self, FetcherConfig};
 use crate::fs::RealFs;
 use crate::layout::Layout;
 use crate::ledger::Ledger;
+use crate::metrics;
 use crate::notify;
 use crate::observer::{self, ObserverTiming};
 use crate::reconciler;
@@ -146,6 +147,21 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             units: observer.units.clone(),
         },
     );
+    if let Some(addr) = settings.metrics_listen {
+        match metrics::bind(addr).await {
+            Ok(listener) => {
+                tasks.spawn(async move {
+                    metrics::serve(listener).await;
+                    "metrics server"
+                });
+            }
+            // Metrics are for watching the agent, not for its work: it goes on without them.
+            Err(error) => tracing::error!(
+                %error,
+                "Cannot serve metrics on {addr}: {error}; set metrics_listen to a free address, or \"off\"."
+            ),
+        }
+    }
     let what = if saved == 0 {
         "no saved desired state".to_owned()
     } else {

@@ -1,12 +1,19 @@
 //! Telemetry as named events: one structured log line per event, carrying the metric it
 //! counts (`metric = "lgtm_agent_..._total"`), so journald fields (`F_METRIC`, `F_ACTION`...)
-//! can be counted and filtered. Messages repeat the essentials for plain `journalctl` readers.
+//! can be counted and filtered, and the same counts in [`crate::metrics`] for Prometheus.
+//! Messages repeat the essentials for plain `journalctl` readers.
 
 use lgtm_model::wire::{ActionResult, UnitStatus};
+
+use crate::metrics::{METRICS, count, set};
 
 /// An action of a plan finished (`lgtm_agent_actions_total`).
 pub fn action_done(result: &ActionResult) {
     let action = &result.action;
+    count(match result.error {
+        None => &METRICS.actions_ok,
+        Some(_) => &METRICS.actions_failed,
+    });
     match &result.error {
         None => tracing::info!(
             metric = "lgtm_agent_actions_total",
@@ -26,6 +33,8 @@ pub fn action_done(result: &ActionResult) {
 
 /// A new desired state was accepted and saved (`lgtm_agent_desired_accepted_total`).
 pub fn desired_accepted(index: u64) {
+    count(&METRICS.desired_accepted);
+    set(&METRICS.desired_index, index);
     tracing::info!(
         metric = "lgtm_agent_desired_accepted_total",
         index,
@@ -35,6 +44,11 @@ pub fn desired_accepted(index: u64) {
 
 /// A desired state was applied (`lgtm_agent_reconciles_total`).
 pub fn reconciled(index: u64, actions: usize, failed: usize) {
+    set(&METRICS.applied_index, index);
+    count(match failed {
+        0 => &METRICS.reconciles_ok,
+        _ => &METRICS.reconciles_failed,
+    });
     if failed == 0 {
         tracing::info!(
             metric = "lgtm_agent_reconciles_total",
@@ -57,6 +71,7 @@ pub fn reconciled(index: u64, actions: usize, failed: usize) {
 /// A unit's reported status changed (`lgtm_agent_unit_changes_total`); `trigger` says what
 /// revealed it: `signal` (PropertiesChanged), `resync`, `probe`, `desired`, `apply`.
 pub fn unit_changed(unit: &UnitStatus, trigger: &str) {
+    count(&METRICS.unit_changes);
     let ready = match unit.ready {
         Some(true) => "ready",
         Some(false) => "not ready",
@@ -81,6 +96,7 @@ pub fn unit_changed(unit: &UnitStatus, trigger: &str) {
 
 /// A report was posted (`lgtm_agent_reports_total`).
 pub fn reported(applied_index: u64, units: usize) {
+    count(&METRICS.reports);
     tracing::debug!(
         metric = "lgtm_agent_reports_total",
         applied_index,

@@ -26,6 +26,7 @@ pub mod gateway;
 pub mod layout;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod observed;
 pub mod observer;

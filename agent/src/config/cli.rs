@@ -48,6 +48,9 @@ pub struct Args {
     /// Seconds between heartbeat reports (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub heartbeat_seconds: Option<u64>,
+    /// Where to serve Prometheus metrics (default 127.0.0.1:7701; `off`: nowhere).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Args {
@@ -65,6 +68,7 @@ impl Args {
             join_token_file: self.join_token_file.clone(),
             ca_file: self.ca_file.clone(),
             heartbeat_seconds: self.heartbeat_seconds,
+            metrics_listen: self.metrics_listen.clone(),
         }
     }
 }

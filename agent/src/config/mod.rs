@@ -8,7 +8,7 @@ mod cli;
 mod raw;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use lgtm_model::HostName;
@@ -47,7 +47,12 @@ pub struct Settings {
     pub ca_file: Option<SafePath>,
     /// Interval of heartbeat reports.
     pub heartbeat: Duration,
+    /// Where Prometheus metrics are served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
+
+/// Where the agent serves its metrics unless told otherwise: this host only.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:7701";
 
 /// Every problem found in the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +132,19 @@ impl Settings {
                 None
             }
         };
+        let metrics_listen = match raw.metrics_listen.as_deref().unwrap_or(DEFAULT_METRICS_LISTEN) {
+            "off" => Some(None),
+            a => a
+                .parse::<SocketAddr>()
+                .map(Some)
+                .map_err(|_| {
+                    errors.push(format!(
+                        "metrics_listen '{}' is not an address and port; give one such as {DEFAULT_METRICS_LISTEN}, or \"off\"",
+                        a.escape_debug()
+                    ))
+                })
+                .ok(),
+        };
         match (
             coordinator,
             host_name,
@@ -138,6 +156,7 @@ impl Settings {
             join_token_file,
             ca_file,
             heartbeat,
+            metrics_listen,
         ) {
             (
                 Some(coordinator),
@@ -150,6 +169,7 @@ impl Settings {
                 Some(join_token_file),
                 Some(ca_file),
                 Some(heartbeat),
+                Some(metrics_listen),
             ) if errors.is_empty() => Ok(Settings {
                 coordinator,
                 host_name,
@@ -162,6 +182,7 @@ impl Settings {
                 join_token_file,
                 ca_file,
                 heartbeat,
+                metrics_listen,
             }),
             _ => Err(ConfigErrors(errors)),
         }
@@ -195,7 +216,11 @@ impl fmt::Display for Settings {
         if let Some(c) = &self.ca_file {
             writeln!(f, "ca_file = \"{c}\"")?;
         }
-        writeln!(f, "heartbeat_seconds = {}", self.heartbeat.as_secs())
+        writeln!(f, "heartbeat_seconds = {}", self.heartbeat.as_secs())?;
+        match self.metrics_listen {
+            Some(a) => writeln!(f, "metrics_listen = \"{a}\""),
+            None => writeln!(f, "metrics_listen = \"off\""),
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub ca_file: Option<String>,
     /// Seconds between heartbeat reports (default 10).
     pub heartbeat_seconds: Option<u64>,
+    /// Where the agent serves its Prometheus metrics (default `127.0.0.1:7701`; `off`: not).
+    pub metrics_listen: Option<String>,
 }
 
 /// Why the configuration file could not be read.
@@ -94,6 +96,7 @@ impl RawConfig {
             join_token_file: over.join_token_file.or(self.join_token_file),
             ca_file: over.ca_file.or(self.ca_file),
             heartbeat_seconds: over.heartbeat_seconds.or(self.heartbeat_seconds),
+            metrics_listen: over.metrics_listen.or(self.metrics_listen),
         }
     }
 }

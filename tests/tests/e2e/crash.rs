@@ -49,6 +49,25 @@ fn a_killed_backend_is_restarted_by_systemd_and_reported() {
     );
     wait_reported_restart(&lab, "host1", MIMIR, new);
     assert_eq!(main_pid(h, LOKI), loki_pid, "loki is untouched");
+    // The agent counts what it did, on its local metrics port.
+    let metrics = h
+        .run(&["curl", "-fsS", "http://127.0.0.1:7701/metrics"])
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} ")));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in:\n{metrics}"))
+    };
+    assert!(
+        value("lgtm_agent_actions_total{result=\"ok\"}") > 0,
+        "{metrics}"
+    );
+    assert!(value("lgtm_agent_reports_total") > 0, "{metrics}");
+    assert!(
+        value("lgtm_agent_unit_changes_total") > 0,
+        "the restart was seen: {metrics}"
+    );
+    assert!(value("lgtm_agent_applied_index") > 0, "{metrics}");
 
     // A crash the backend reports itself (exit status 2, as a Go panic), stand-in only.
     if lab.uses_standin() {
