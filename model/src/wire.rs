@@ -2,8 +2,11 @@
 //!
 //! Request bodies reject unknown fields: the coordinator never ignores what it was asked.
 //! Answers accept fields they do not know: a coordinator within the skew rule
-//! ([`crate::skew`]) may be newer than the agent or `lgtmctl` reading it and say more. Paths
-//! are listed in [`paths`] so clients and the router cannot drift apart.
+//! ([`crate::skew`]) may be newer than the agent or `lgtmctl` reading it and say more. What an
+//! agent observes (its units, actions and facts) travels both ways, in its report and in the
+//! status, so it is read like an answer: a newer agent's report may say more, and an older
+//! `lgtmctl` reads a newer coordinator's status. Paths are listed in [`paths`] so clients and
+//! the router cannot drift apart.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -396,7 +399,6 @@ pub struct Report {
 
 /// A systemd unit as the agent sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UnitStatus {
     /// Unit name, `lgtm-mimir.service`.
     pub unit: String,
@@ -418,7 +420,6 @@ pub struct UnitStatus {
 
 /// One action the agent attempted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ActionResult {
     /// What was attempted, e.g. `restart lgtm-mimir.service`.
     pub action: String,
@@ -430,7 +431,6 @@ pub struct ActionResult {
 
 /// Host facts gathered with sysinfo.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct HostFacts {
     /// Logical CPUs.
     pub cpus: u32,
@@ -446,7 +446,6 @@ pub struct HostFacts {
 
 /// Space on the filesystem holding a data directory.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DiskFact {
     /// The data directory.
     pub path: String,
