@@ -148,7 +148,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         },
     );
     if let Some(addr) = settings.metrics_listen {
-        match metrics::bind(addr).await {
+        match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 tasks.spawn(async move {
                     metrics::serve(listener).await;

@@ -5,7 +5,6 @@
 //! scraper needs nothing more, and a client that sends more or nothing is dropped.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -133,11 +132,6 @@ pub async fn serve(listener: TcpListener) {
     }
 }
 
-/// Binds `addr` for [`serve`].
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
-
 async fn answer(mut stream: TcpStream) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -196,7 +190,7 @@ mod tests {
         assert_eq!(text.matches("# TYPE").count(), 7);
     }
 
-    async fn get(addr: SocketAddr, request: &str) -> String {
+    async fn get(addr: std::net::SocketAddr, request: &str) -> String {
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(request.as_bytes()).await.unwrap();
         let mut out = String::new();
@@ -206,7 +200,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_metrics_and_nothing_else() {
-        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(serve(listener));
         count(&METRICS.reports);
