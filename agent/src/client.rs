@@ -37,6 +37,8 @@ pub enum ClientError {
     Render(String),
     #[error("the coordinator refused this host's credential ({message})")]
     Unauthorized { message: String },
+    #[error("joined, but cannot keep this host's credential: {0}")]
+    KeepCredential(String),
     #[error(transparent)]
     Other(lgtm_client::ClientError),
 }
@@ -93,14 +95,9 @@ impl Client {
         let answer = self.api.with_token(token).register(body).await;
         let record = answer.map_err(|e| self.meaning(e))?.value;
         if let Some(credential) = record.credential {
-            self.tokens.store_host(&credential).map_err(|message| {
-                ClientError::Other(lgtm_client::ClientError::Protocol {
-                    url: self.api.base().to_string(),
-                    status: 200,
-                    what: "a credential this host cannot keep",
-                    detail: message,
-                })
-            })?;
+            self.tokens
+                .store_host(&credential)
+                .map_err(ClientError::KeepCredential)?;
             tracing::info!("Joined the cluster; stored this host's credential.");
         }
         Ok(())
