@@ -48,20 +48,33 @@ pub async fn wait_past(
     mut shutdown: watch::Receiver<bool>,
     metrics: &Metrics,
 ) -> Arc<View> {
-    let moved = |v: &Arc<View>| v.desired_index(host).is_none_or(|i| i > index);
+    let moved = |v: &View| v.desired_index(host).is_none_or(|i| i > index);
     let now = cluster.view();
     if moved(&now) || wait.is_zero() {
         return now;
     }
-    let mut views = cluster.subscribe();
+    drop(now);
     let _waiting = metrics.waiting();
-    tokio::select! {
-        // Either outcome (moved, or the writer is gone) means: answer with what is there now.
-        _ = async { views.wait_for(moved).await.map(|_| ()) } => {}
-        _ = tokio::time::sleep(wait) => {}
-        _ = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {}
+    let signal = cluster.signals().of(host);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let raised = signal.notified();
+        tokio::pin!(raised);
+        // Listening before looking: a change published after the look still wakes us.
+        raised.as_mut().enable();
+        // Not held while waiting: with thousands waiting across many changes, each would
+        // pin a copy of every host.
+        let now = cluster.view();
+        if moved(&now) {
+            return now;
+        }
+        drop(now);
+        tokio::select! {
+            () = raised => {}
+            () = tokio::time::sleep_until(deadline) => return cluster.view(),
+            _ = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => return cluster.view(),
+        }
     }
-    cluster.view()
 }
 
 #[cfg(test)]

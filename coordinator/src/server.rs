@@ -98,12 +98,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     let tls = tls_acceptor(&config)?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = listen(config.listen).map_err(|source| ServeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     let index = app.state.cluster.view().index;
     let ca = crate::tls::dir(&config.state_dir).join(crate::tls::CA_FILE);
@@ -141,6 +139,22 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(ServeError::Join)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections the kernel queues before the coordinator accepts them (capped by
+/// `net.core.somaxconn`): when a fleet reconnects at once, after a coordinator restart, a
+/// full queue drops connections that the clients retry only after 1, 3 and 7 seconds.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The TLS acceptor, creating the CA and certificate at the first start.

@@ -236,7 +236,7 @@ pub fn acceptor(state_dir: &Path) -> Result<TlsAcceptor, TlsError> {
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = crate::connections::ALPN.map(<[u8]>::to_vec).to_vec();
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

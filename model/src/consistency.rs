@@ -19,6 +19,25 @@ pub const REPLICATION_MIN_HOSTS: usize = 3;
 /// The replication factor once enough hosts carry a replicated role.
 pub const FULL_REPLICATION: u8 = 3;
 
+/// Every host's assigned roles, however they are held: the coordinator's hosts are read in
+/// place on every assignment, not copied into a map first.
+pub trait RolesByHost {
+    /// Each host and its roles, sorted by host.
+    fn each(&self) -> impl Iterator<Item = (&HostName, &[Role])>;
+}
+
+impl RolesByHost for BTreeMap<HostName, Vec<Role>> {
+    fn each(&self) -> impl Iterator<Item = (&HostName, &[Role])> {
+        self.iter().map(|(h, r)| (h, r.as_slice()))
+    }
+}
+
+impl RolesByHost for BTreeMap<HostName, crate::render::HostIntent> {
+    fn each(&self) -> impl Iterator<Item = (&HostName, &[Role])> {
+        self.iter().map(|(h, i)| (h, i.roles.as_slice()))
+    }
+}
+
 /// The replication factor for a replicated target carried by `hosts` hosts.
 pub fn replication_factor(hosts: usize) -> u8 {
     if hosts >= REPLICATION_MIN_HOSTS {
@@ -59,10 +78,10 @@ pub struct BackendConsistency {
 /// Hosts per target of one backend, meta-roles expanded; gateways are not targets.
 pub fn hosts_by_target(
     backend: Backend,
-    assignments: &BTreeMap<HostName, Vec<Role>>,
+    assignments: &(impl RolesByHost + ?Sized),
 ) -> BTreeMap<Role, BTreeSet<HostName>> {
     let mut out: BTreeMap<Role, BTreeSet<HostName>> = BTreeMap::new();
-    for (host, roles) in assignments {
+    for (host, roles) in assignments.each() {
         for target in roles
             .iter()
             .filter(|r| r.backend() == backend && !r.is_gateway())
@@ -74,13 +93,31 @@ pub fn hosts_by_target(
     out
 }
 
-/// Evaluates one backend over every host's assigned roles.
-pub fn evaluate(
+/// How many hosts carry each target of one backend (as [`hosts_by_target`], counted).
+fn hosts_per_target(
     backend: Backend,
-    assignments: &BTreeMap<HostName, Vec<Role>>,
-) -> BackendConsistency {
+    assignments: &(impl RolesByHost + ?Sized),
+) -> BTreeMap<Role, usize> {
+    let mut out: BTreeMap<Role, usize> = BTreeMap::new();
+    for (_, roles) in assignments.each() {
+        let mut targets: Vec<Role> = roles
+            .iter()
+            .filter(|r| r.backend() == backend && !r.is_gateway())
+            .flat_map(|r| r.expand())
+            .collect();
+        targets.sort();
+        targets.dedup();
+        for target in targets {
+            *out.entry(target).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Evaluates one backend over every host's assigned roles.
+pub fn evaluate(backend: Backend, assignments: &(impl RolesByHost + ?Sized)) -> BackendConsistency {
     let cat = catalog(backend);
-    let by_target = hosts_by_target(backend, assignments);
+    let by_target = hosts_per_target(backend, assignments);
     let deployed = !by_target.is_empty();
     let mut missing: Vec<Role> = cat
         .roles()
@@ -90,10 +127,10 @@ pub fn evaluate(
     let replication: Vec<Replication> = by_target
         .iter()
         .filter(|(role, _)| role.is_replicated())
-        .map(|(role, hosts)| Replication {
+        .map(|(role, &hosts)| Replication {
             role: *role,
-            hosts: hosts.len(),
-            factor: replication_factor(hosts.len()),
+            hosts,
+            factor: replication_factor(hosts),
         })
         .collect();
 
@@ -118,7 +155,7 @@ pub fn evaluate(
         by_target
             .iter()
             .find(|(r, _)| r.name() == t)
-            .map_or(0, |(_, h)| h.len())
+            .map_or(0, |(_, &n)| n)
     };
     let (queriers, frontends) = (count("querier"), count("query-frontend"));
     if backend == Backend::Tempo && queriers > 0 && frontends == 0 {
@@ -133,7 +170,7 @@ pub fn evaluate(
         ));
     }
     if cat.process_model == ProcessModel::OnePerRole {
-        for (host, roles) in assignments {
+        for (host, roles) in assignments.each() {
             let n = roles
                 .iter()
                 .filter(|r| r.backend() == backend && !r.is_gateway())
@@ -276,10 +313,10 @@ pub enum StorageError {
 /// Hosts with at least one role of `backend` (its gateway holds no data and does not count).
 pub fn backend_hosts(
     backend: Backend,
-    assignments: &BTreeMap<HostName, Vec<Role>>,
+    assignments: &(impl RolesByHost + ?Sized),
 ) -> BTreeSet<HostName> {
     assignments
-        .iter()
+        .each()
         .filter(|(_, roles)| {
             roles
                 .iter()
@@ -293,7 +330,7 @@ pub fn backend_hosts(
 /// backend may run on one host only.
 pub fn check_assign_storage(
     storage: StorageKind,
-    assignments: &BTreeMap<HostName, Vec<Role>>,
+    assignments: &(impl RolesByHost + ?Sized),
     host: &HostName,
     role: Role,
 ) -> Result<(), StorageError> {

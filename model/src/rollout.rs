@@ -197,6 +197,7 @@ pub enum Event {
 /// The decisions of one tick. Pure: the same state and tick always decide the same.
 pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
     let mut events = Vec::new();
+    let waiting: BTreeSet<&ProcessKey> = tick.waiting.iter().map(|w| &w.key).collect();
     let mut busy = BTreeSet::new();
     let mut pausing = state.paused.is_some();
     for step in &state.steps {
@@ -224,7 +225,7 @@ pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
             }
             continue;
         }
-        let changed_again = tick.waiting.iter().any(|w| w.key == step.key);
+        let changed_again = waiting.contains(&step.key);
         match tick.health.get(&step.key) {
             None => events.push(Event::Done(step.key.clone())),
             Some(_) if !step.was_healthy => events.push(Event::Done(step.key.clone())),
@@ -372,30 +373,49 @@ pub fn blocked(state: &Rollout, tick: &Tick<'_>) -> Option<String> {
 impl Rollout {
     /// Records one decision made at `now`.
     pub fn apply(&mut self, event: &Event, now: u64) {
-        match event {
-            Event::Permit(p) => {
-                self.steps.retain(|s| s.key != p.key);
-                self.steps.push(Step {
-                    key: p.key.clone(),
-                    stateful: p.stateful,
-                    was_healthy: p.healthy,
-                    // Not in any upstream: nothing to drain. A retiring one must flush first.
-                    released: !p.healthy && !p.retire,
-                    since: now,
-                    released_at: None,
-                    retire: p.retire,
-                });
-                self.steps.sort_by(|a, b| a.key.cmp(&b.key));
-            }
-            Event::Release(key) => {
-                if let Some(s) = self.steps.iter_mut().find(|s| s.key == *key) {
-                    s.released = true;
-                    s.since = now;
+        self.apply_all(std::slice::from_ref(event), now);
+    }
+
+    /// Records one tick's decisions made at `now`. Steps stay sorted by process, and a tick
+    /// permitting or finishing thousands of processes costs one pass, not one per decision.
+    pub fn apply_all(&mut self, events: &[Event], now: u64) {
+        let (mut gone, mut released): (BTreeSet<&ProcessKey>, BTreeSet<&ProcessKey>) =
+            Default::default();
+        let mut added = Vec::new();
+        for event in events {
+            match event {
+                Event::Permit(p) => {
+                    gone.insert(&p.key);
+                    added.push(Step {
+                        key: p.key.clone(),
+                        stateful: p.stateful,
+                        was_healthy: p.healthy,
+                        // Not in any upstream: nothing to drain. A retiring one must flush first.
+                        released: !p.healthy && !p.retire,
+                        since: now,
+                        released_at: None,
+                        retire: p.retire,
+                    });
                 }
+                Event::Release(key) => {
+                    released.insert(key);
+                }
+                Event::Done(key) => {
+                    gone.insert(key);
+                }
+                Event::Pause(reason) => self.pause(reason.clone(), now),
             }
-            Event::Done(key) => self.steps.retain(|s| s.key != *key),
-            Event::Pause(reason) => self.pause(reason.clone(), now),
         }
+        for s in self.steps.iter_mut().filter(|s| released.contains(&s.key)) {
+            s.released = true;
+            s.since = now;
+        }
+        if gone.is_empty() {
+            return;
+        }
+        self.steps.retain(|s| !gone.contains(&s.key));
+        self.steps.extend(added);
+        self.steps.sort_by(|a, b| a.key.cmp(&b.key));
     }
 
     /// Stamps steps released by the decisions just recorded with the desired-state index

@@ -7,5 +7,6 @@
 
 pub mod clients;
 pub mod lab;
+pub mod procfs;
 pub mod s3;
 pub mod standin;

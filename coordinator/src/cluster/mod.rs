@@ -17,7 +17,7 @@ use lgtm_model::topology::Topology;
 use lgtm_model::wire::ChangePlan;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::store::{Commit, Mark, Store, StoreError};
+use crate::store::{Change, Commit, Mark, Store, StoreError};
 
 mod intent;
 mod marks;
@@ -25,11 +25,13 @@ pub mod ops;
 mod preview;
 mod readiness;
 pub mod rollout;
+mod signals;
 mod view;
 
 pub use intent::{HostContent, Intent, Rendered};
 pub use ops::{ChangeError, Op, Reply, RolloutOp};
 pub use readiness::Readiness;
+pub use signals::Signals;
 pub use view::{HostView, RolloutView, View};
 
 /// An accepted operation: the cluster index after it, and the reply.
@@ -65,6 +67,9 @@ pub enum StartError {
     Rollout(#[source] serde_json::Error),
 }
 
+/// Most jobs the writer takes from its queue at once.
+const MAX_BATCH: usize = 512;
+
 enum Job {
     /// Apply `op`, if the intent index is still `expect` (when given).
     Apply {
@@ -84,6 +89,7 @@ enum Job {
 pub struct Cluster {
     jobs: mpsc::Sender<Job>,
     view: watch::Receiver<Arc<View>>,
+    signals: Arc<Signals>,
 }
 
 /// The writer thread; [`Writer::join`] waits for it once every [`Cluster`] handle is gone.
@@ -106,32 +112,47 @@ impl Cluster {
         let mut core = Core::recover(store, stored)?;
         let (publish, view) = watch::channel(Arc::new(core.view()));
         let (jobs, mut queue) = mpsc::channel::<Job>(1024);
+        let signals = Arc::new(Signals::default());
+        let wake = signals.clone();
         let handle = thread::Builder::new()
             .name("lgtm-store".into())
             .spawn(move || {
-                while let Some(job) = queue.blocking_recv() {
-                    let (op, expect, reply) = match job {
-                        Job::Plan { op, reply } => {
-                            let _ = reply.send(core.preview(&op));
-                            continue;
-                        }
-                        Job::Apply { op, expect, reply } => (op, expect, reply),
-                    };
-                    let result = core.apply(&op, expect);
-                    if let Ok(applied) = &result {
-                        if applied.changed {
-                            // Published before answering: whoever hears "ok" can read it.
-                            publish.send_replace(Arc::new(core.view()));
-                            tracing::info!(index = applied.index, %op, "change accepted");
-                        } else {
-                            tracing::debug!(index = applied.index, %op, "no change");
-                        }
+                while let Some(first) = queue.blocking_recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < MAX_BATCH
+                        && let Ok(job) = queue.try_recv()
+                    {
+                        jobs.push(job);
                     }
-                    let _ = reply.send(result);
+                    let answers = core.work(jobs);
+                    if answers
+                        .iter()
+                        .any(|a| a.result.as_ref().is_ok_and(|a| a.changed))
+                    {
+                        // Published before answering: whoever hears "ok" can read it.
+                        let after = Arc::new(core.view());
+                        let before = publish.send_replace(after.clone());
+                        wake.wake(&before, &after);
+                    }
+                    for a in answers {
+                        match &a.result {
+                            Ok(x) if x.changed => {
+                                tracing::info!(index = x.index, op = %a.op, "change accepted");
+                            }
+                            Ok(x) => tracing::debug!(index = x.index, op = %a.op, "no change"),
+                            Err(_) => {}
+                        }
+                        let _ = a.reply.send(a.result);
+                    }
                 }
             })
             .map_err(StartError::Thread)?;
-        Ok((Cluster { jobs, view }, Writer(handle)))
+        let cluster = Cluster {
+            jobs,
+            view,
+            signals,
+        };
+        Ok((cluster, Writer(handle)))
     }
 
     /// Whether the writer thread still takes changes.
@@ -144,7 +165,12 @@ impl Cluster {
         self.view.borrow().clone()
     }
 
-    /// A receiver that sees every new snapshot; long-polls wait on it.
+    /// Per-host signals, raised once a host's desired state moved (it is published then).
+    pub fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    /// A receiver that sees every new snapshot.
     pub fn subscribe(&self) -> watch::Receiver<Arc<View>> {
         self.view.clone()
     }
@@ -171,6 +197,25 @@ impl Cluster {
     async fn send(&self, job: Job) -> Result<(), ChangeError> {
         self.jobs.send(job).await.map_err(|_| ChangeError::Stopped)
     }
+}
+
+/// An applied job's answer, sent once the change is published.
+struct Answer {
+    op: Op,
+    result: Result<Applied, ChangeError>,
+    reply: oneshot::Sender<Result<Applied, ChangeError>>,
+}
+
+/// A planned change on its way to the store.
+struct Pending<'a> {
+    /// The intent after it.
+    next: Intent,
+    /// What the store applies.
+    changes: Vec<Change>,
+    /// The host whose leaving ring members stop at once (`--force`).
+    abandoned: Option<&'a HostName>,
+    /// An abort ends a pause at this time.
+    resume_at: Option<u64>,
 }
 
 /// The writer's state: the only mutable copy of the cluster.
@@ -288,6 +333,92 @@ impl Core {
         })
     }
 
+    /// Works through jobs taken from the queue together, in order: operations that may
+    /// go together ([`Op::batches`]) are applied as one change; the answers to send once
+    /// the result is published.
+    fn work(&mut self, jobs: Vec<Job>) -> Vec<Answer> {
+        let mut answers = Vec::new();
+        let mut batch: Vec<(Op, oneshot::Sender<Result<Applied, ChangeError>>)> = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Apply {
+                    op,
+                    expect: None,
+                    reply,
+                } if op.batches() => batch.push((op, reply)),
+                Job::Apply { op, expect, reply } => {
+                    self.apply_batch(std::mem::take(&mut batch), &mut answers);
+                    let result = self.apply(&op, expect);
+                    answers.push(Answer { op, result, reply });
+                }
+                Job::Plan { op, reply } => {
+                    self.apply_batch(std::mem::take(&mut batch), &mut answers);
+                    let _ = reply.send(self.preview(&op));
+                }
+            }
+        }
+        self.apply_batch(batch, &mut answers);
+        answers
+    }
+
+    /// Applies operations that arrived together as one change: each is planned on what the
+    /// ones before it left (a refused one leaves nothing), then one rendering, one commit
+    /// and one publication serve them all, and each gets its own answer. A registration
+    /// storm or thousands of agents' first reports cost a few changes, not thousands.
+    fn apply_batch(
+        &mut self,
+        batch: Vec<(Op, oneshot::Sender<Result<Applied, ChangeError>>)>,
+        answers: &mut Vec<Answer>,
+    ) {
+        if batch.len() <= 1 {
+            for (op, reply) in batch {
+                let result = self.apply(&op, None);
+                answers.push(Answer { op, result, reply });
+            }
+            return;
+        }
+        let mut next = self.intent.clone();
+        let mut changes = Vec::new();
+        let mut planned = Vec::with_capacity(batch.len());
+        for (op, _) in &batch {
+            let moves_readiness = matches!(op, Op::Ready { host, ready }
+                if next.hosts.contains_key(host) && next.readiness.reported(host) != Some(ready));
+            let plan = self
+                .check_batched(op)
+                .and_then(|()| ops::plan_into(&mut next, op))
+                .map(|(planned, reply)| {
+                    let changed = !planned.is_empty() || moves_readiness;
+                    changes.extend(planned);
+                    (reply, changed)
+                });
+            planned.push(plan);
+        }
+        let pending = Pending {
+            next,
+            changes,
+            abandoned: None,
+            resume_at: None,
+        };
+        let settled = self.settle(pending);
+        for ((op, reply), plan) in batch.into_iter().zip(planned) {
+            let result = match (&settled, plan) {
+                (_, Err(e)) => Err(e),
+                (Err(e), Ok(_)) => Err(ChangeError::Store(e.clone())),
+                (Ok(_), Ok((mut reply, changed))) => {
+                    if changed {
+                        self.warn_render(&op, &mut reply);
+                    }
+                    Ok(Applied {
+                        index: self.index,
+                        changed,
+                        reply,
+                    })
+                }
+            };
+            answers.push(Answer { op, result, reply });
+        }
+    }
+
     fn apply(&mut self, op: &Op, expect: Option<u64>) -> Result<Applied, ChangeError> {
         if let Some(expected) = expect
             && expected != self.intent_index
@@ -300,79 +431,91 @@ impl Core {
         if let Op::Rollout(r) = op {
             return self.apply_rollout(r);
         }
-        let mut plan = self.plan(op)?;
-        let readiness_moved = plan.next.readiness != self.intent.readiness;
-        let abandoned = abandoned(op);
-        let abandons = abandoned.is_some_and(|h| self.rollout.held.contains_key(h));
-        let resumes = matches!(op, Op::Abort { .. }) && self.rollout.machine.paused.is_some();
-        if plan.changes.is_empty() && !readiness_moved && !abandons && !resumes {
-            return Ok(Applied {
-                index: self.index,
-                changed: false,
-                reply: plan.reply,
-            });
+        let plan = self.plan_on(&self.intent, op)?;
+        let mut reply = plan.reply;
+        let pending = Pending {
+            next: plan.next,
+            changes: plan.changes,
+            abandoned: abandoned(op),
+            resume_at: match op {
+                Op::Abort { now } => Some(*now),
+                _ => None,
+            },
+        };
+        let changed = self.settle(pending).map_err(ChangeError::Store)?;
+        if changed {
+            self.warn_render(op, &mut reply);
+        }
+        Ok(Applied {
+            index: self.index,
+            changed,
+            reply,
+        })
+    }
+
+    /// Adds to an answer what keeps its host's desired state from rendering.
+    fn warn_render(&self, op: &Op, reply: &mut Reply) {
+        if let (Some(host), Some(warnings)) = (target(op), reply.warnings_mut()) {
+            warnings.extend(render_warning(self.rendered.get(host)));
+        }
+    }
+
+    /// Renders a planned change, commits it with the hosts whose content moved, and takes
+    /// it as the current state; whether anything changed. On a store error nothing changes.
+    fn settle(&mut self, mut p: Pending<'_>) -> Result<bool, Arc<StoreError>> {
+        let readiness_moved = p.next.readiness != self.intent.readiness;
+        let abandons = p
+            .abandoned
+            .is_some_and(|h| self.rollout.held.contains_key(h));
+        let resumes = p.resume_at.is_some() && self.rollout.machine.paused.is_some();
+        if p.changes.is_empty() && !readiness_moved && !abandons && !resumes {
+            return Ok(false);
         }
         let index = self.index + 1;
         let (topology, rendered, published, held) = self.render_next(
-            &mut plan.next,
+            &mut p.next,
             &self.published,
             &self.rollout.held,
-            abandoned,
+            p.abandoned,
         );
         let mut record = self.rollout.clone();
         record.held = held;
-        if let Op::Abort { now } = op {
-            record.machine.resume(*now);
+        if let Some(now) = p.resume_at {
+            record.machine.resume(now);
         }
         record.follow_baseline(&self.intent);
         let record_moved = record != self.rollout;
         let (marks, moved) = marks::advance(&self.marks, &self.published, &published, index);
-        if plan.changes.is_empty() && moved.is_empty() && !record_moved {
-            // Readiness moved without moving any gateway's content: nothing to store.
-            self.intent = plan.next;
-            self.topology = topology;
-            self.rendered = rendered;
-            self.published = published;
-            self.marks = marks;
-            return Ok(Applied {
-                index: self.index,
-                changed: true,
-                reply: plan.reply,
-            });
+        let intent_changed = !p.changes.is_empty();
+        if intent_changed || !moved.is_empty() || record_moved {
+            self.store
+                .commit(&Commit {
+                    index,
+                    changes: p.changes,
+                    marks: moved,
+                    rollout: record_moved.then(|| record.to_json()),
+                })
+                .map_err(Arc::new)?;
+            if intent_changed {
+                self.intent_index = index;
+            }
+            self.index = index;
+            self.rollout = record;
         }
-        let intent_changed = !plan.changes.is_empty();
-        self.store
-            .commit(&Commit {
-                index,
-                changes: plan.changes,
-                marks: moved,
-                rollout: record_moved.then(|| record.to_json()),
-            })
-            .map_err(ChangeError::Store)?;
-        if let (Some(host), Some(warnings)) = (target(op), plan.reply.warnings_mut()) {
-            warnings.extend(render_warning(rendered.get(host)));
-        }
-        if intent_changed {
-            self.intent_index = index;
-        }
-        self.index = index;
-        self.intent = plan.next;
+        // Otherwise readiness moved without moving any gateway's content: nothing to store.
+        self.intent = p.next;
         self.topology = topology;
         self.rendered = rendered;
         self.published = published;
         self.marks = marks;
-        self.rollout = record;
-        Ok(Applied {
-            index,
-            changed: true,
-            reply: plan.reply,
-        })
+        Ok(true)
     }
 
-    /// Plans `op` against the intent, with what retiring processes add: a host cannot be
-    /// removed nor take a role joining their rings while they drain, and unassigning a role
-    /// already gone with `--force` abandons the drain of its process.
-    fn plan(&self, op: &Op) -> Result<ops::Plan, ChangeError> {
+    /// Plans `op` against `base` (the intent, or what operations applied with it leave), with
+    /// what retiring processes add: a host cannot be removed nor take a role joining their
+    /// rings while they drain, and unassigning a role already gone with `--force` abandons
+    /// the drain of its process.
+    fn plan_on(&self, base: &Intent, op: &Op) -> Result<ops::Plan, ChangeError> {
         if let Op::Abort { .. } = op {
             return self.plan_abort();
         }
@@ -397,7 +540,7 @@ impl Core {
                 });
             }
         }
-        match ops::plan(&self.intent, op) {
+        match ops::plan(base, op) {
             Err(ChangeError::NotAssigned { host, role, .. })
                 if matches!(op, Op::Unassign { force: true, .. })
                     && self
@@ -408,7 +551,7 @@ impl Core {
             {
                 // The role went already and its process still drains: stop it now.
                 Ok(ops::Plan {
-                    next: self.intent.clone(),
+                    next: base.clone(),
                     changes: Vec::new(),
                     reply: Reply::Unassigned {
                         role,
@@ -491,7 +634,7 @@ impl Core {
     /// What `op` would do, worked out as [`Core::apply`] would and then thrown away: the
     /// same refusals, the same warnings, the hosts' changes and the rollout's waves.
     fn preview(&self, op: &Op) -> Result<ChangePlan, ChangeError> {
-        let mut plan = self.plan(op)?;
+        let mut plan = self.plan_on(&self.intent, op)?;
         let abandoned = abandoned(op);
         let (_, rendered, published, held) = self.render_next(
             &mut plan.next,
@@ -547,6 +690,18 @@ impl Core {
             replication: preview::replication(&before, &after),
             consistency: preview::consistency(&before, &after),
         })
+    }
+
+    /// What [`Core::plan_on`] checks beyond the intent, for an operation planned in a batch.
+    fn check_batched(&self, op: &Op) -> Result<(), ChangeError> {
+        match op {
+            Op::Assign {
+                host,
+                role,
+                backend,
+            } => self.check_not_retiring(host, role, *backend),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a role whose targets a process still retiring on the host runs: both would
@@ -651,7 +806,7 @@ impl Core {
                 marks: moved,
                 rollout: Some(record.to_json()),
             })
-            .map_err(ChangeError::Store)?;
+            .map_err(|e| ChangeError::Store(Arc::new(e)))?;
         self.index = index;
         self.intent = intent;
         self.topology = topology;

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use lgtm_model::catalog::{GATEWAY, RoleError};
 use lgtm_model::consistency::{self, AssignError, AssignOutcome, StorageError};
@@ -129,6 +130,17 @@ pub enum RolloutOp {
 }
 
 impl Op {
+    /// Whether the writer may apply it together with others that arrived with it, as one
+    /// change: it adds to hosts or records readiness, and neither removes anything nor
+    /// touches the rollout, so planning it after the others is what applying it after them
+    /// would be.
+    pub fn batches(&self) -> bool {
+        matches!(
+            self,
+            Op::Register { .. } | Op::Assign { .. } | Op::Ready { .. }
+        )
+    }
+
     /// The operation a change asks for, at `now` (Unix seconds).
     pub fn of(change: lgtm_model::wire::Change, now: u64) -> Op {
         use lgtm_model::wire::Change as C;
@@ -347,7 +359,7 @@ pub enum ChangeError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("failed to store the change, so it was not applied")]
-    Store(#[source] StoreError),
+    Store(#[source] Arc<StoreError>),
     #[error(
         "nothing was applied: hosts, roles or settings changed since index {expected} (they are at index {now} now); look at the change again (--dry-run) and repeat with --check-index {now}"
     )]
@@ -394,33 +406,69 @@ pub struct Plan {
     pub reply: Reply,
 }
 
-/// Checks `op` against `intent`.
-pub fn plan(intent: &Intent, op: &Op) -> Result<Plan, ChangeError> {
-    let mut next = intent.clone();
+/// Plans `op` on `next` in place: what the store must apply and the answer. An operation
+/// the writer batches ([`Op::batches`]) changes only what it adds and leaves `next` as it was
+/// when refused, without a copy of the whole intent; others are planned on a copy.
+pub fn plan_into(next: &mut Intent, op: &Op) -> Result<(Vec<Change>, Reply), ChangeError> {
     let mut changes = Vec::new();
     let reply = match op {
         Op::Register {
             host,
             address,
             data_root,
-        } => {
-            let entry = next.hosts.entry(host.clone()).or_default();
-            if entry.address != Some(*address) || entry.data_root.as_ref() != Some(data_root) {
-                entry.address = Some(*address);
-                entry.data_root = Some(data_root.clone());
-                changes.push(Change::PutHost {
-                    host: host.clone(),
-                    address: Some(*address),
-                    data_root: Some(data_root.clone()),
-                });
-            }
-            Reply::Registered(record(host, entry))
-        }
+        } => register(next, &mut changes, host, *address, data_root),
         Op::Assign {
             host,
             role,
             backend,
-        } => assign(&mut next, &mut changes, host, role, *backend)?,
+        } => assign(next, &mut changes, host, role, *backend)?,
+        Op::Ready { host, ready } => {
+            if next.hosts.contains_key(host) {
+                next.readiness.set(host, ready.clone());
+            }
+            Reply::Ready
+        }
+        _ => {
+            let plan = plan(next, op)?;
+            *next = plan.next;
+            return Ok((plan.changes, plan.reply));
+        }
+    };
+    Ok((changes, reply))
+}
+
+fn register(
+    next: &mut Intent,
+    changes: &mut Vec<Change>,
+    host: &HostName,
+    address: IpAddr,
+    data_root: &str,
+) -> Reply {
+    let entry = next.hosts.entry(host.clone()).or_default();
+    if entry.address != Some(address) || entry.data_root.as_deref() != Some(data_root) {
+        entry.address = Some(address);
+        entry.data_root = Some(data_root.to_owned());
+        changes.push(Change::PutHost {
+            host: host.clone(),
+            address: Some(address),
+            data_root: Some(data_root.to_owned()),
+        });
+    }
+    Reply::Registered(record(host, entry))
+}
+
+/// Checks `op` against `intent`.
+pub fn plan(intent: &Intent, op: &Op) -> Result<Plan, ChangeError> {
+    let mut next = intent.clone();
+    let mut changes = Vec::new();
+    let reply = match op {
+        Op::Register { .. } | Op::Assign { .. } | Op::Ready { .. } => {
+            return plan_into(&mut next, op).map(|(changes, reply)| Plan {
+                next,
+                changes,
+                reply,
+            });
+        }
         Op::Unassign { host, role, force } => {
             let role = Role::resolve(role, None, intent.settings.default_backend)?;
             let entry = next
@@ -484,12 +532,6 @@ pub fn plan(intent: &Intent, op: &Op) -> Result<Plan, ChangeError> {
         Op::Rollout(_) => Reply::Rollout,
         // Planned by the cluster, which keeps what it goes back to.
         Op::Abort { .. } => Reply::Rollout,
-        Op::Ready { host, ready } => {
-            if next.hosts.contains_key(host) {
-                next.readiness.set(host, ready.clone());
-            }
-            Reply::Ready
-        }
     };
     Ok(Plan {
         next,
@@ -509,18 +551,28 @@ fn assign(
     if backend.is_some() || input.trim() != GATEWAY {
         return assign_one(next, changes, host, input, backend);
     }
-    let all = next.assignments();
     let deployed: Vec<Backend> = Backend::ALL
         .into_iter()
-        .filter(|b| consistency::evaluate(*b, &all).deployed)
+        .filter(|b| !consistency::backend_hosts(*b, &next.hosts).is_empty())
         .collect();
     let Some((first, rest)) = deployed.split_first() else {
         return Err(ChangeError::NoBackendForGateway);
     };
+    // Several roles: one refused takes the others back, so a refusal changes nothing.
+    let (before, planned) = (next.hosts.get(host).cloned(), changes.len());
+    let undo = |next: &mut Intent, changes: &mut Vec<Change>, e: ChangeError| {
+        match &before {
+            Some(h) => next.hosts.insert(host.clone(), h.clone()),
+            None => next.hosts.remove(host),
+        };
+        changes.truncate(planned);
+        e
+    };
     let mut reply = assign_one(next, changes, host, GATEWAY, Some(*first))?;
     for b in rest {
         let Reply::Assigned { role, warnings, .. } =
-            assign_one(next, changes, host, GATEWAY, Some(*b))?
+            assign_one(next, changes, host, GATEWAY, Some(*b))
+                .map_err(|e| undo(next, changes, e))?
         else {
             continue;
         };
@@ -550,12 +602,13 @@ fn assign_one(
 ) -> Result<Reply, ChangeError> {
     let role = Role::resolve(input, backend, next.settings.default_backend)?;
     let known = next.hosts.contains_key(host);
-    let entry = next.hosts.entry(host.clone()).or_default();
-    let outcome = consistency::check_assign(host, &entry.roles, role)?;
+    let roles = next.hosts.get(host).map_or(&[][..], |h| &h.roles);
+    let outcome = consistency::check_assign(host, roles, role)?;
     if outcome == AssignOutcome::Added {
         let storage = next.settings.backend(role.backend()).storage;
-        consistency::check_assign_storage(storage, &next.assignments(), host, role)?;
+        consistency::check_assign_storage(storage, &next.hosts, host, role)?;
     }
+    // Checked: nothing below refuses, so a refusal above changed nothing.
     let entry = next.hosts.entry(host.clone()).or_default();
     let host_registered = entry.address.is_some();
     if outcome == AssignOutcome::Added {
@@ -574,7 +627,7 @@ fn assign_one(
     if !host_registered {
         warnings.push(unregistered(host));
     }
-    let verdict = consistency::evaluate(role.backend(), &next.assignments());
+    let verdict = consistency::evaluate(role.backend(), &next.hosts);
     if role.is_gateway() && !verdict.deployed {
         warnings.push(format!(
             "{} runs on no host yet: its gateway answers 503 until its roles are assigned and ready",

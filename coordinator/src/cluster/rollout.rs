@@ -209,8 +209,8 @@ impl Record {
                 }
                 released.push(key.host.clone());
             }
-            self.machine.apply(e, now);
         }
+        self.machine.apply_all(events, now);
         released.sort();
         released.dedup();
         released

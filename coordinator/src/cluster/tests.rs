@@ -1,5 +1,6 @@
 //! Tests of the writer: index semantics, durability, recovery, failed commits.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
@@ -650,4 +651,71 @@ async fn gateways_prefer_processes_on_the_new_replication_factor() {
     decide(&c, 2, Event::Release(key.clone())).await;
     decide(&c, 3, Event::Done(key)).await;
     assert_eq!(routed(&c), ["198.18.0.2", "198.18.0.4"]);
+}
+
+/// Operations taken from the queue together are one change: one index for all, each its own
+/// answer, a refused one leaving nothing; the cluster ends as applying them one by one
+/// leaves it, and so does the store.
+#[tokio::test]
+async fn operations_arriving_together_are_one_change() {
+    let ops = vec![
+        register("a", "198.18.0.2"),
+        register("b", "198.18.0.3"),
+        assign("a", "loki:all"),
+        assign("b", "loki:nonsense"),
+        assign("b", "mimir:all"),
+        assign("b", "tempo:all"),
+        Op::Ready {
+            host: h("a"),
+            ready: BTreeSet::new(),
+        },
+    ];
+    let refused = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    let stored = store.load().unwrap();
+    let mut core = Core::recover(Box::new(store), stored).unwrap();
+    let mut answers = Vec::new();
+    let jobs = ops
+        .iter()
+        .map(|op| {
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            Job::Apply {
+                op: op.clone(),
+                expect: None,
+                reply,
+            }
+        })
+        .collect();
+    for a in core.work(jobs) {
+        a.reply.send(a.result).unwrap();
+    }
+    for (i, mut answer) in answers.into_iter().enumerate() {
+        let result = answer.try_recv().unwrap();
+        if i == refused {
+            assert!(matches!(result, Err(ChangeError::Role(_))), "{result:?}");
+        } else {
+            let applied = result.unwrap();
+            assert_eq!((applied.index, applied.changed), (1, true), "{}", ops[i]);
+        }
+    }
+    let batched = core.view();
+    drop(core);
+
+    let one_by_one = tempfile::tempdir().unwrap();
+    let c = open(one_by_one.path());
+    for op in ops {
+        let _ = c.apply(op).await;
+    }
+    assert_eq!(c.view().hosts[&h("a")].ready, batched.hosts[&h("a")].ready);
+    // Readiness is not stored: agents report it again.
+    let reopened = open(dir.path());
+    for view in [&c.view(), &reopened.view()] {
+        assert_eq!(view.assignments(), batched.assignments());
+        for host in batched.hosts.keys() {
+            let content = |v: &View| v.desired(host).map(|d| d.map(|d| (d.processes, d.gateway)));
+            assert_eq!(content(view), content(&batched), "{host}");
+        }
+    }
 }

@@ -131,18 +131,18 @@ fn idle(lab: &Lab, o: &Options) -> anyhow::Result<(f64, f64, f64)> {
     }
     let start: Vec<u64> = pids
         .iter()
-        .map(|(_, p)| procfs::cpu_ticks(*p))
+        .map(|(_, p)| lgtm_tests::procfs::cpu_ticks(*p))
         .collect::<Result<_, _>>()?;
     let began = clock::now_us();
     std::thread::sleep(o.idle);
     let secs = clock::ms_between(began, clock::now_us()) / 1000.0;
-    let tck = procfs::clk_tck()?;
+    let tck = lgtm_tests::procfs::clk_tck()?;
     let (mut rss, mut hwm, mut cpu) = (0.0_f64, 0.0_f64, 0.0_f64);
     for ((name, pid), t0) in pids.iter().zip(start) {
-        let ticks = procfs::cpu_ticks(*pid)?.saturating_sub(t0);
+        let ticks = lgtm_tests::procfs::cpu_ticks(*pid)?.saturating_sub(t0);
         let pct = ticks as f64 / tck / secs * 100.0;
-        let r = procfs::status_mib(*pid, "VmRSS")?;
-        let h = procfs::status_mib(*pid, "VmHWM")?;
+        let r = lgtm_tests::procfs::status_mib(*pid, "VmRSS")?;
+        let h = lgtm_tests::procfs::status_mib(*pid, "VmHWM")?;
         eprintln!(
             "  {name}: agent VmRSS {r:.1} MiB, VmHWM {h:.1} MiB, CPU {pct:.2}% ({ticks} ticks in {secs:.1} s)"
         );

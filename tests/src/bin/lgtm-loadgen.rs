@@ -40,8 +40,8 @@ struct Args {
     #[arg(long, default_value_t = 15)]
     measure_s: u64,
     /// Concurrent requests while registering and assigning hosts (the coordinator applies
-    /// changes one at a time, so more only queues).
-    #[arg(long, default_value_t = 4)]
+    /// changes that arrive together as one).
+    #[arg(long, default_value_t = 64)]
     setup_concurrency: usize,
     /// Seconds allowed for setting up hosts, and again for starting agents.
     #[arg(long, default_value_t = 600)]
@@ -81,10 +81,11 @@ fn main() -> ExitCode {
                 s.percentile_ms(q).map_or("-".into(), |v| format!("{v:.1}"))
             };
             eprintln!(
-                "loadgen: reports n={} p50={}ms p99={}ms; immediate long-polls n={} p50={}ms p99={}ms; fan-out reached {}/{}; errors {}",
+                "loadgen: reports n={} p50={}ms p99={}ms; start: every agent's first fetch within {:.1}s, n={} p50={}ms p99={}ms; fan-out reached {}/{}; errors {}",
                 summary.reports.count(),
                 p(&summary.reports, 50.0),
                 p(&summary.reports, 99.0),
+                summary.ramp.as_secs_f64(),
                 summary.immediate.count(),
                 p(&summary.immediate, 50.0),
                 p(&summary.immediate, 99.0),
@@ -92,6 +93,19 @@ fn main() -> ExitCode {
                 summary.agents,
                 summary.errors,
             );
+            if let Some(cpu) = summary.cpu {
+                let per_1000 = match summary.reports.count() {
+                    0 => "-".to_owned(),
+                    n => format!("{:.2}", cpu.coordinator_s * 1000.0 / n as f64),
+                };
+                eprintln!(
+                    "loadgen: CPU over {:.1}s of measurement: coordinator {:.1}s ({:.0}% of a core; {per_1000}s per 1,000 reports, long-polls held meanwhile), load generator {:.1}s",
+                    cpu.window_s,
+                    cpu.coordinator_s,
+                    100.0 * cpu.coordinator_s / cpu.window_s,
+                    cpu.loadgen_s,
+                );
+            }
             if let Some(e) = &summary.first_error {
                 eprintln!("loadgen: first error: {e}");
             }

@@ -22,7 +22,8 @@ pub struct Shared {
     pub measuring: AtomicBool,
     /// Latencies of reports.
     pub reports: Mutex<Samples>,
-    /// Latencies of long-polls answered at once (the first fetch with index 0).
+    /// Latencies of long-polls answered at once (the first fetch with index 0), recorded
+    /// whenever they happen: they are the start.
     pub immediate: Mutex<Samples>,
     /// Failed requests (connection errors, non-2xx answers).
     pub errors: AtomicUsize,
@@ -111,7 +112,9 @@ impl Agent {
                 }
             };
             if first {
-                shared.record(&shared.immediate, started.elapsed());
+                if let Ok(mut s) = shared.immediate.lock() {
+                    s.push(started.elapsed());
+                }
                 shared.started.fetch_add(1, Ordering::Relaxed);
                 shared.arrival.notify_one();
             }
@@ -128,6 +131,9 @@ impl Agent {
 
     async fn report_loop(&self, shared: &Shared, applied: &AtomicU64) {
         let mut tick = tokio::time::interval(self.report_every);
+        // A report held up (the start, a fan-out) is not followed by a burst of catch-ups: a
+        // real agent reports on change and every interval, not twice to make up.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let report = Report {

@@ -26,9 +26,9 @@ use tokio::task::JoinSet;
 use agent::{Agent, Shared};
 use stats::Samples;
 
-/// Agents per HTTP client; each client gets its own loopback source address, so 10,000
-/// agents with two connections each stay far from the ephemeral port range's end.
-const AGENTS_PER_CLIENT: usize = 1000;
+/// Agents per loopback source address, so 10,000 agents' connections stay far from the
+/// ephemeral port range's end.
+const AGENTS_PER_SOURCE: usize = 1000;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -60,26 +60,40 @@ pub struct Options {
 pub struct Summary {
     /// Simulated agents.
     pub agents: usize,
-    /// Latencies: reports and immediate long-poll answers.
-    pub all: Samples,
-    /// Latencies of reports only.
+    /// Latencies of reports once every agent runs.
     pub reports: Samples,
-    /// Latencies of immediate long-poll answers only.
+    /// Latencies of every agent's first fetch, answered at once, during the start.
     pub immediate: Samples,
+    /// From the first agent's start until every agent had its desired state.
+    pub ramp: Duration,
     /// Time until every agent had the changed desired state; `None` when it timed out.
     pub fanout: Option<Duration>,
     /// Agents that got the change.
     pub fanout_arrived: usize,
     /// Peak RSS of the coordinator in MiB, when known.
     pub rss_mb: Option<f64>,
+    /// CPU the coordinator and this load generator used while latencies were measured.
+    pub cpu: Option<Cpu>,
     /// Failed requests.
     pub errors: usize,
     /// The first failure.
     pub first_error: Option<String>,
 }
 
+/// CPU time over the measurement window.
+#[derive(Clone, Copy, Debug)]
+pub struct Cpu {
+    /// The window, in seconds.
+    pub window_s: f64,
+    /// The coordinator's CPU seconds.
+    pub coordinator_s: f64,
+    /// This load generator's CPU seconds (its simulated agents).
+    pub loadgen_s: f64,
+}
+
 impl Summary {
-    /// The one result line: `agents=N p50_ms=.. p99_ms=.. fanout_ms=.. rss_mb=..`.
+    /// The one result line: `agents=N p50_ms=.. p99_ms=.. fanout_ms=.. rss_mb=..` (latencies
+    /// of reports once every agent runs).
     pub fn line(&self) -> String {
         let ms = |v: Option<f64>| v.map_or("none".to_owned(), |v| format!("{v:.1}"));
         let fanout = self
@@ -88,8 +102,8 @@ impl Summary {
         format!(
             "agents={} p50_ms={} p99_ms={} fanout_ms={fanout} rss_mb={}",
             self.agents,
-            ms(self.all.percentile_ms(50.0)),
-            ms(self.all.percentile_ms(99.0)),
+            ms(self.reports.percentile_ms(50.0)),
+            ms(self.reports.percentile_ms(99.0)),
             ms(self.rss_mb),
         )
     }
@@ -110,8 +124,8 @@ pub fn sim_host(i: usize) -> String {
 pub async fn run(o: Options) -> anyhow::Result<Summary> {
     let role =
         Role::resolve(&o.role, None, Backend::Mimir).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
-    // One long-poll connection per agent, a few pooled ones for reports, and slack.
-    let want = o.agents as u64 * 2 + 4096;
+    // One connection per agent (HTTP/2: its long-poll and reports share it), and slack.
+    let want = o.agents as u64 + 4096;
     let nofile = process::raise_nofile(want)?;
     eprintln!("loadgen: RLIMIT_NOFILE {nofile} (inherited by a coordinator started here)");
     if nofile < want {
@@ -173,29 +187,31 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
     );
 
     let shared = Arc::new(Shared::default());
-    shared.measuring.store(true, Ordering::Relaxed);
-    let mut agents = JoinSet::new();
     let unit = ProcessId::for_role(role).unit_name();
     let bind_sources = spawned.is_some();
-    let mut clients = Vec::new();
-    for group in 0..o.agents.div_ceil(AGENTS_PER_CLIENT) {
-        // Like a real agent: the shared client, its version on every request.
+    // Every client is built before any agent starts: building one costs about a
+    // millisecond here, which would otherwise stretch the start and load this process.
+    let mut ready = Vec::with_capacity(o.agents);
+    for i in 1..=o.agents {
+        // Like a real agent: the shared client, its version on every request, its own
+        // connection.
         let mut b = http_builder("lgtm-loadgen", Some(ca.clone()))
             .pool_idle_timeout(Duration::from_secs(120));
         if bind_sources {
-            let octet = u8::try_from(group % 250 + 2).unwrap_or(2);
+            let octet = u8::try_from((i - 1) / AGENTS_PER_SOURCE % 250 + 2).unwrap_or(2);
             b = b.local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, octet)));
         }
-        clients.push(Client::new(base.clone(), b.build()?));
-    }
-    for i in 1..=o.agents {
         let agent = Agent {
             host: sim_host(i).parse()?,
-            api: clients[(i - 1) / AGENTS_PER_CLIENT].with_token(Some(tokens[i - 1].clone())),
+            api: Client::new(base.clone(), b.build()?).with_token(Some(tokens[i - 1].clone())),
             unit: unit.clone(),
             start_after: o.report_every.mul_f64(i as f64 / o.agents as f64),
             report_every: o.report_every,
         };
+        ready.push(agent);
+    }
+    let mut agents = JoinSet::new();
+    for agent in ready {
         agents.spawn(agent.run(shared.clone()));
     }
     let ramp = Instant::now();
@@ -214,19 +230,39 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
                 o.setup_timeout
             )
         })?;
+    // The start is a reconnect storm (every agent's TLS handshake and first fetch at once),
+    // reported on its own above; latencies are measured once its backlog has drained.
+    let ramp_took = ramp.elapsed();
+    tokio::time::sleep(o.report_every).await;
     eprintln!(
-        "loadgen: {} agents running after {:.1}s; measuring for {:?}",
+        "loadgen: {} agents running after {:.1}s; measuring for {:?} after one report interval",
         o.agents,
-        ramp.elapsed().as_secs_f64(),
+        ramp_took.as_secs_f64(),
         o.measure
     );
+    shared.measuring.store(true, Ordering::Relaxed);
+    let ticks = |pid: Option<u32>| -> anyhow::Result<Option<u64>> {
+        pid.map(|p| lgtm_tests::procfs::cpu_ticks(p as i32))
+            .transpose()
+    };
+    let me = Some(std::process::id());
+    let (window, coordinator0, loadgen0) = (Instant::now(), ticks(pid)?, ticks(me)?);
     tokio::time::sleep(o.measure).await;
     shared.measuring.store(false, Ordering::Relaxed);
+    let tck = lgtm_tests::procfs::clk_tck()?;
+    let cpu = match (coordinator0, ticks(pid)?, loadgen0, ticks(me)?) {
+        (Some(c0), Some(c1), Some(l0), Some(l1)) => Some(Cpu {
+            window_s: window.elapsed().as_secs_f64(),
+            coordinator_s: c1.saturating_sub(c0) as f64 / tck,
+            loadgen_s: l1.saturating_sub(l0) as f64 / tck,
+        }),
+        _ => None,
+    };
 
     let fanout = fan_out(&api, role.backend(), &shared, o.agents, o.fanout_timeout).await?;
     agents.abort_all();
     let rss_mb = match pid {
-        Some(pid) => Some(process::peak_rss_mb(pid)?),
+        Some(pid) => Some(lgtm_tests::procfs::status_mib(pid as i32, "VmHWM")?),
         None => None,
     };
     drop(spawned);
@@ -237,16 +273,15 @@ pub async fn run(o: Options) -> anyhow::Result<Summary> {
         .lock()
         .map(|s| s.clone())
         .unwrap_or_default();
-    let mut all = reports.clone();
-    all.extend(&immediate);
     Ok(Summary {
         agents: o.agents,
-        all,
         reports,
         immediate,
+        ramp: ramp_took,
         fanout,
         fanout_arrived: shared.fanout_arrived.load(Ordering::Relaxed),
         rss_mb,
+        cpu,
         errors: shared.errors.load(Ordering::Relaxed),
         first_error: shared.first_error.lock().ok().and_then(|e| e.clone()),
     })

@@ -123,24 +123,6 @@ pub fn default_binary() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-/// Peak resident set size (VmHWM) of a process, in MiB.
-pub fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
-    let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {path}"))?;
-    vm_hwm_kb(&text)
-        .map(|kb| kb as f64 / 1024.0)
-        .with_context(|| format!("{path} has no VmHWM line"))
-}
-
-/// The `VmHWM:  1234 kB` value of a `/proc/PID/status` text.
-fn vm_hwm_kb(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// Raises this process's open-file limit towards `want` (children inherit it); returns the
 /// new soft limit, which stays below `want` when the hard limit is lower and cannot be raised.
 pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {
@@ -157,16 +139,4 @@ pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {
     let soft = want.min(hard);
     setrlimit(Resource::RLIMIT_NOFILE, soft, hard).context("failed to raise RLIMIT_NOFILE")?;
     Ok(soft)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_vm_hwm() {
-        let status = "Name:\tlgtm-coordinator\nVmPeak:\t  99999 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n";
-        assert_eq!(vm_hwm_kb(status), Some(51200));
-        assert_eq!(vm_hwm_kb("Name: x\n"), None);
-    }
 }

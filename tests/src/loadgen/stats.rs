@@ -15,11 +15,6 @@ impl Samples {
             .push(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     }
 
-    /// Adds every sample of `other`.
-    pub fn extend(&mut self, other: &Samples) {
-        self.micros.extend_from_slice(&other.micros);
-    }
-
     /// Number of samples.
     pub fn count(&self) -> usize {
         self.micros.len()

@@ -458,3 +458,21 @@ fn moving_a_deployed_backends_storage_needs_force() {
     assert!(e.to_string().contains("bucket other at"), "{e}");
     assert!(plan(&forced, &set("loki.storage.s3.region", "eu-west-1")).is_ok());
 }
+
+/// The writer plans batched operations in place: a refusal must leave the intent as it was.
+#[test]
+fn a_refused_assignment_planned_in_place_changes_nothing() {
+    let mut intent = run(&[register("a"), assign("a", "loki:write"), register("b")]);
+    let before = intent.clone();
+    for op in [
+        assign("a", "loki:all"),   // overlaps loki:write
+        assign("a", "loki:bogus"), // no such role
+        assign("b", "loki:write"), // filesystem storage: one host only
+        assign("c", "loki:read"),  // same, on a host not yet known
+    ] {
+        assert!(plan_into(&mut intent, &op).is_err(), "{op}");
+        assert_eq!(intent, before, "{op}");
+    }
+    let (changes, _) = plan_into(&mut intent, &assign("a", "gateway")).unwrap();
+    assert_eq!(changes, vec![Change::AddRole(h("a"), r("loki:gateway"))]);
+}
