@@ -14,11 +14,9 @@
 //! Everything it makes (lab hosts, bridge, the temp dir with the SSH keys, SSH masters) goes
 //! away when it ends, also on failure.
 
-mod ansible;
 mod catalog;
 mod cluster;
 mod packages;
-mod sshd;
 mod tally;
 
 use std::fs;
@@ -30,7 +28,8 @@ use clap::Parser;
 use lgtm_tests::lab::{self, HOST_BIN_DIR, Host, Lab, LabSpec};
 use serde_json::json;
 
-use ansible::{Controller, Run};
+use lgtm_tests::ansible::{Controller, Run};
+use lgtm_tests::sshd;
 use cluster::{backend_pids, inconsistent, installed, lgtmctl_json, setting, unit};
 use tally::{Tally, ensure};
 

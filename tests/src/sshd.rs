@@ -5,8 +5,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use lgtm_tests::lab::Host;
-use lgtm_tests::lab::process;
+use crate::lab::Host;
+use crate::lab::process;
 
 /// Only what the test needs; everything else stays the machine's default configuration.
 const SSHD_DROP_IN: &str = "\

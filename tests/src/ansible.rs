@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use lgtm_tests::lab::process;
+use crate::lab::process;
 
 /// One `ansible-playbook` run.
 #[derive(Debug)]
