@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use crate::lab::process;
+use anyhow::{Context, Result};
 
 /// One `ansible-playbook` run.
 #[derive(Debug)]

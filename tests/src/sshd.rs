@@ -4,9 +4,9 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
 use crate::lab::Host;
 use crate::lab::process;
+use anyhow::{Context, Result, bail};
 
 /// Only what the test needs; everything else stays the machine's default configuration.
 const SSHD_DROP_IN: &str = "\

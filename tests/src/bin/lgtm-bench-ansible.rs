@@ -135,7 +135,9 @@ fn run(cycles: usize) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     std::fs::write(&inventory, inventory_text(lab.hosts(), dir.path()))?;
     let mut controller = Controller::new(dir.path(), &playbook, &known_hosts)?;
 
-    eprintln!("ansible: {cycles} x ansible-playbook (copy config and unit, restart, wait ready) ...");
+    eprintln!(
+        "ansible: {cycles} x ansible-playbook (copy config and unit, restart, wait ready) ..."
+    );
     let mut ansible = Vec::new();
     for _ in 0..cycles {
         let started = Instant::now();
@@ -228,7 +230,10 @@ mod tests {
         );
         assert_eq!(http_port("server: {}\n"), None);
         let p = playbook_text(8080);
-        assert!(p.contains("{{ files }}/{{ inventory_hostname }}.yaml"), "{p}");
+        assert!(
+            p.contains("{{ files }}/{{ inventory_hostname }}.yaml"),
+            "{p}"
+        );
         assert!(p.contains("http://127.0.0.1:8080/ready"), "{p}");
     }
 }

@@ -28,9 +28,9 @@ use clap::Parser;
 use lgtm_tests::lab::{self, HOST_BIN_DIR, Host, Lab, LabSpec};
 use serde_json::json;
 
+use cluster::{backend_pids, inconsistent, installed, lgtmctl_json, setting, unit};
 use lgtm_tests::ansible::{Controller, Run};
 use lgtm_tests::sshd;
-use cluster::{backend_pids, inconsistent, installed, lgtmctl_json, setting, unit};
 use tally::{Tally, ensure};
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
