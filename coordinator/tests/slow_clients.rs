@@ -1,5 +1,6 @@
 //! Slow clients cannot hold connections: the real binary drops a client that sends its
-//! request head one byte per second (slowloris), one that never sends anything, and answers
+//! request head one byte per second (slowloris), one that never sends anything (over HTTP/1.1
+//! or after choosing HTTP/2), and answers
 //! 408 to one that trickles its body; meanwhile it keeps serving everyone else.
 #![allow(clippy::unwrap_used)]
 
@@ -58,6 +59,31 @@ fn silent_before_tls(addr: SocketAddr) -> Result<usize, String> {
     s.read(&mut buf).map_err(|e| format!("not closed: {e}"))
 }
 
+/// What a client that negotiates HTTP/2 and then sends nothing gets: the connection closed
+/// (after the server's own preface, if it sends one first).
+fn silent_after_h2(addr: SocketAddr) -> Result<(), String> {
+    let mut config = (*tls_config(ca_pem(addr).as_deref())).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut s = tls_connect(addr, std::sync::Arc::new(config)).unwrap();
+    if s.conn.alpn_protocol() != Some(b"h2") {
+        return Err("the server did not choose HTTP/2".into());
+    }
+    s.sock
+        .set_read_timeout(Some(Duration::from_secs(GIVE_UP_AFTER_BYTES as u64)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(format!("still connected after {GIVE_UP_AFTER_BYTES} s"));
+            }
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
 #[test]
 fn slow_and_silent_clients_are_dropped_and_others_still_served() {
     let tmp = tempfile::tempdir().unwrap();
@@ -73,6 +99,7 @@ fn slow_and_silent_clients_are_dropped_and_others_still_served() {
     // Silent before the TLS handshake, and after it.
     let silent_tcp = thread::spawn(move || silent_before_tls(addr));
     let silent = thread::spawn(move || trickle(addr, b"", b""));
+    let silent_h2 = thread::spawn(move || silent_after_h2(addr));
     let token = admin_token(addr).unwrap();
     let slow_body = thread::spawn(move || {
         let head = format!(
@@ -92,6 +119,7 @@ fn slow_and_silent_clients_are_dropped_and_others_still_served() {
     assert_eq!(silent_tcp.join().unwrap(), Ok(0), "silent before TLS");
     let silent = silent.join().unwrap();
     assert_eq!(silent, Ok(String::new()), "silent client");
+    assert_eq!(silent_h2.join().unwrap(), Ok(()), "silent HTTP/2 client");
     let body = slow_body.join().unwrap().unwrap();
     assert!(body.starts_with("HTTP/1.1 408"), "slow body: {body:?}");
     assert!(body.contains("body_timeout"), "slow body: {body:?}");
