@@ -386,9 +386,9 @@ impl Core {
             let plan = self
                 .check_batched(op)
                 .and_then(|()| ops::plan_into(&mut next, op))
-                .map(|(planned, reply)| {
-                    let changed = !planned.is_empty() || moves_readiness;
-                    changes.extend(planned);
+                .map(|(own, reply)| {
+                    let changed = !own.is_empty() || moves_readiness;
+                    changes.extend(own);
                     (reply, changed)
                 });
             planned.push(plan);
@@ -431,7 +431,7 @@ impl Core {
         if let Op::Rollout(r) = op {
             return self.apply_rollout(r);
         }
-        let plan = self.plan_on(&self.intent, op)?;
+        let plan = self.plan(op)?;
         let mut reply = plan.reply;
         let pending = Pending {
             next: plan.next,
@@ -511,11 +511,10 @@ impl Core {
         Ok(true)
     }
 
-    /// Plans `op` against `base` (the intent, or what operations applied with it leave), with
-    /// what retiring processes add: a host cannot be removed nor take a role joining their
-    /// rings while they drain, and unassigning a role already gone with `--force` abandons
-    /// the drain of its process.
-    fn plan_on(&self, base: &Intent, op: &Op) -> Result<ops::Plan, ChangeError> {
+    /// Plans `op` against the intent, with what retiring processes add: a host cannot be
+    /// removed nor take a role joining their rings while they drain, and unassigning a role
+    /// already gone with `--force` abandons the drain of its process.
+    fn plan(&self, op: &Op) -> Result<ops::Plan, ChangeError> {
         if let Op::Abort { .. } = op {
             return self.plan_abort();
         }
@@ -540,7 +539,7 @@ impl Core {
                 });
             }
         }
-        match ops::plan(base, op) {
+        match ops::plan(&self.intent, op) {
             Err(ChangeError::NotAssigned { host, role, .. })
                 if matches!(op, Op::Unassign { force: true, .. })
                     && self
@@ -551,7 +550,7 @@ impl Core {
             {
                 // The role went already and its process still drains: stop it now.
                 Ok(ops::Plan {
-                    next: base.clone(),
+                    next: self.intent.clone(),
                     changes: Vec::new(),
                     reply: Reply::Unassigned {
                         role,
@@ -634,7 +633,7 @@ impl Core {
     /// What `op` would do, worked out as [`Core::apply`] would and then thrown away: the
     /// same refusals, the same warnings, the hosts' changes and the rollout's waves.
     fn preview(&self, op: &Op) -> Result<ChangePlan, ChangeError> {
-        let mut plan = self.plan_on(&self.intent, op)?;
+        let mut plan = self.plan(op)?;
         let abandoned = abandoned(op);
         let (_, rendered, published, held) = self.render_next(
             &mut plan.next,
@@ -692,7 +691,7 @@ impl Core {
         })
     }
 
-    /// What [`Core::plan_on`] checks beyond the intent, for an operation planned in a batch.
+    /// What [`Core::plan`] checks beyond the intent, for an operation planned in a batch.
     fn check_batched(&self, op: &Op) -> Result<(), ChangeError> {
         match op {
             Op::Assign {
