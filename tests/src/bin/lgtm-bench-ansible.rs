@@ -32,6 +32,7 @@ const LGTM_UNIT: &str = "/etc/systemd/system/lgtm-mimir.service";
 const LGTM_CONFIG: &str = "/etc/lgtm/mimir/mimir.yaml";
 /// Where the playbook puts them: its own names, so lgtm's agent never sees them.
 const UNIT: &str = "bench-mimir.service";
+const CONFIG_DIR: &str = "/etc/bench-mimir";
 const CONFIG: &str = "/etc/bench-mimir/mimir.yaml";
 
 /// Time one role change on three lab hosts with lgtm and with an Ansible playbook.
@@ -129,8 +130,12 @@ fn run(cycles: usize) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
         dir.path().join(format!("{}.yaml", lab.hosts()[0].name())),
     )?)
     .context("no server.http_listen_port in lgtm's config")?;
+    let unit = std::fs::read_to_string(
+        dir.path().join(format!("{}.service", lab.hosts()[0].name())),
+    )?;
+    let user = unit_user(&unit).context("no User= in lgtm's unit")?;
     let playbook = dir.path().join("deploy.yml");
-    std::fs::write(&playbook, playbook_text(port))?;
+    std::fs::write(&playbook, playbook_text(port, user))?;
     let inventory = dir.path().join("inventory.ini");
     std::fs::write(&inventory, inventory_text(lab.hosts(), dir.path()))?;
     let mut controller = Controller::new(dir.path(), &playbook, &known_hosts)?;
@@ -154,16 +159,24 @@ fn run(cycles: usize) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     Ok((lgtm, ansible))
 }
 
-/// The playbook an operator would write for one role on every host.
-fn playbook_text(port: u16) -> String {
+/// The playbook an operator would write for one role on every host; the config is readable
+/// by the service's `user` (it holds secrets: not by others).
+fn playbook_text(port: u16, user: &str) -> String {
     format!(
         r#"- hosts: all
   gather_facts: false
   tasks:
+    - name: config directory
+      ansible.builtin.file:
+        path: {config_dir}
+        state: directory
+        mode: "0755"
     - name: config
       ansible.builtin.copy:
         src: "{{{{ files }}}}/{{{{ inventory_hostname }}}}.yaml"
         dest: {CONFIG}
+        owner: root
+        group: {user}
         mode: "0640"
     - name: unit
       ansible.builtin.copy:
@@ -183,7 +196,8 @@ fn playbook_text(port: u16) -> String {
         done
         exit 1
       changed_when: false
-"#
+"#,
+        config_dir = CONFIG_DIR,
     )
 }
 
@@ -194,6 +208,13 @@ fn inventory_text(hosts: &[Host], files: &Path) -> String {
     }
     let _ = writeln!(text, "\n[all:vars]\nfiles={}", files.display());
     text
+}
+
+/// The unit's `User=`.
+fn unit_user(unit: &str) -> Option<&str> {
+    unit.lines()
+        .find_map(|l| l.strip_prefix("User="))
+        .map(str::trim)
 }
 
 /// `http_listen_port: N` under `server:`.
@@ -229,7 +250,9 @@ mod tests {
             Some(8080)
         );
         assert_eq!(http_port("server: {}\n"), None);
-        let p = playbook_text(8080);
+        assert_eq!(unit_user("[Service]\nUser=lgtm-mimir\n"), Some("lgtm-mimir"));
+        let p = playbook_text(8080, "lgtm-mimir");
+        assert!(p.contains("group: lgtm-mimir"), "{p}");
         assert!(
             p.contains("{{ files }}/{{ inventory_hostname }}.yaml"),
             "{p}"
