@@ -131,7 +131,8 @@ fn run(cycles: usize) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     )?)
     .context("no server.http_listen_port in lgtm's config")?;
     let unit = std::fs::read_to_string(
-        dir.path().join(format!("{}.service", lab.hosts()[0].name())),
+        dir.path()
+            .join(format!("{}.service", lab.hosts()[0].name())),
     )?;
     let user = unit_user(&unit).context("no User= in lgtm's unit")?;
     let playbook = dir.path().join("deploy.yml");
@@ -250,7 +251,10 @@ mod tests {
             Some(8080)
         );
         assert_eq!(http_port("server: {}\n"), None);
-        assert_eq!(unit_user("[Service]\nUser=lgtm-mimir\n"), Some("lgtm-mimir"));
+        assert_eq!(
+            unit_user("[Service]\nUser=lgtm-mimir\n"),
+            Some("lgtm-mimir")
+        );
         let p = playbook_text(8080, "lgtm-mimir");
         assert!(p.contains("group: lgtm-mimir"), "{p}");
         assert!(
