@@ -82,15 +82,19 @@ pub fn hosts_by_target(
 ) -> BTreeMap<Role, BTreeSet<HostName>> {
     let mut out: BTreeMap<Role, BTreeSet<HostName>> = BTreeMap::new();
     for (host, roles) in assignments.each() {
-        for target in roles
-            .iter()
-            .filter(|r| r.backend() == backend && !r.is_gateway())
-            .flat_map(|r| r.expand())
-        {
+        for target in targets_of(backend, roles) {
             out.entry(target).or_default().insert(host.clone());
         }
     }
     out
+}
+
+/// The targets one host's `roles` run of `backend`, meta-roles expanded, gateways left out.
+fn targets_of(backend: Backend, roles: &[Role]) -> impl Iterator<Item = Role> + '_ {
+    roles
+        .iter()
+        .filter(move |r| r.backend() == backend && !r.is_gateway())
+        .flat_map(|r| r.expand())
 }
 
 /// How many hosts carry each target of one backend (as [`hosts_by_target`], counted).
@@ -100,11 +104,7 @@ fn hosts_per_target(
 ) -> BTreeMap<Role, usize> {
     let mut out: BTreeMap<Role, usize> = BTreeMap::new();
     for (_, roles) in assignments.each() {
-        let mut targets: Vec<Role> = roles
-            .iter()
-            .filter(|r| r.backend() == backend && !r.is_gateway())
-            .flat_map(|r| r.expand())
-            .collect();
+        let mut targets: Vec<Role> = targets_of(backend, roles).collect();
         targets.sort();
         targets.dedup();
         for target in targets {
