@@ -1,8 +1,10 @@
 //! The observer task: what systemd and the backends say, published as `Vec<UnitStatus>`.
 //!
-//! Triggers: `PropertiesChanged` of any `lgtm-*` unit object (debounced 200 ms), a change of
+//! Triggers: `PropertiesChanged` of any `lgtm-*` unit object (debounced 50 ms), a change of
 //! the desired state or a finished apply, and a periodic full resync, because signals can be
-//! missed (a bus hiccup, a unit loaded after we subscribed). Each resync lists the loaded
+//! missed (a bus hiccup, a unit loaded after we subscribed). A running wanted process that is
+//! not ready yet is probed again soon (100 ms, doubling up to the probe interval), so that its
+//! readiness is reported when it comes, not up to a probe interval later. Each resync lists the loaded
 //! `lgtm-*` units plus every wanted unit, reads their service properties, probes `/ready` of
 //! running wanted processes, and attaches the journal's last lines to a failure once.
 
@@ -39,12 +41,21 @@ pub struct ObserverTiming {
     pub debounce: Duration,
 }
 
+/// The first re-probe of a process that is running but not ready yet.
+const QUICK_PROBE: Duration = Duration::from_millis(100);
+
+/// The wait before the next re-probe of a process still not ready after `last`: doubling, up
+/// to the regular probe interval.
+fn next_quick(last: Option<Duration>, probe: Duration) -> Duration {
+    last.map_or(QUICK_PROBE, |d| d.saturating_mul(2)).min(probe)
+}
+
 impl Default for ObserverTiming {
     fn default() -> Self {
         ObserverTiming {
             resync: Duration::from_secs(30),
             probe: Duration::from_secs(5),
-            debounce: Duration::from_millis(200),
+            debounce: Duration::from_millis(50),
         }
     }
 }
@@ -150,6 +161,8 @@ impl Observer {
         let mut probe = tokio::time::interval(timing.probe);
         probe.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut pending: Option<Instant> = None;
+        // The next quick re-probe, and the step that led to it.
+        let mut quick: Option<(Instant, Duration)> = None;
         loop {
             let trigger = tokio::select! {
                 msg = async { stream.as_mut()?.next().await }, if stream.is_some() => {
@@ -173,6 +186,8 @@ impl Observer {
                 }
                 _ = async { tokio::time::sleep_until(pending.unwrap_or_else(Instant::now)).await },
                     if pending.is_some() => { pending = None; Trigger::Signal }
+                _ = async { tokio::time::sleep_until(quick.map_or_else(Instant::now, |q| q.0)).await },
+                    if quick.is_some() => Trigger::Probe,
                 _ = resync.tick() => Trigger::Resync,
                 _ = probe.tick() => Trigger::Probe,
                 r = desired.changed() => { if r.is_err() { return; } Trigger::Desired }
@@ -190,6 +205,16 @@ impl Observer {
                 }
             }
             self.probe_ready(&wanted).await;
+            quick = if self.ready.values().any(Result::is_err) {
+                // Something else than a re-probe woke us: a fresh start, from the first step.
+                let last = quick
+                    .filter(|_| matches!(trigger, Trigger::Probe))
+                    .map(|q| q.1);
+                let step = next_quick(last, timing.probe);
+                Some((Instant::now() + step, step))
+            } else {
+                None
+            };
             let units = self.statuses(&wanted).await;
             let old = tx.borrow().clone();
             for u in &units {
@@ -303,5 +328,24 @@ impl Observer {
             out.push(unit_status(raw, readiness.map(Result::is_ok), error));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_probes_double_up_to_the_probe_interval() {
+        let probe = Duration::from_secs(5);
+        let mut last = None;
+        let steps: Vec<u64> = (0..8)
+            .map(|_| {
+                let d = next_quick(last, probe);
+                last = Some(d);
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+            })
+            .collect();
+        assert_eq!(steps, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
     }
 }

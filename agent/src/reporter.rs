@@ -18,7 +18,7 @@ use crate::reconciler::ApplyStatus;
 use crate::safe_path::SafePath;
 
 /// Quiet time after a change before reporting (changes come in bursts).
-const DEBOUNCE: Duration = Duration::from_millis(200);
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// The channels a report is made of.
 #[derive(Clone, Debug)]

@@ -18,8 +18,17 @@ use crate::client::Client;
 use crate::error::CtlError;
 use crate::output::printable;
 
-/// How often the status is polled while waiting.
-const POLL_EVERY: Duration = Duration::from_millis(500);
+/// The first pause between two status polls: most changes converge within a second.
+const POLL_FIRST: Duration = Duration::from_millis(50);
+
+/// The longest pause between two status polls: a long wait (a real backend's warm-up, a
+/// rollout) costs a large cluster's coordinator two status answers a second per waiter.
+const POLL_MAX: Duration = Duration::from_millis(500);
+
+/// The pause after `last`: growing by half each poll, from [`POLL_FIRST`] to [`POLL_MAX`].
+fn next_pause(last: Option<Duration>) -> Duration {
+    last.map_or(POLL_FIRST, |d| d + d / 2).min(POLL_MAX)
+}
 
 /// What to wait for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -241,6 +250,7 @@ fn failed_actions(h: &HostStatus) -> Option<String> {
 pub async fn until(client: &Client, goal: &Goal, timeout: Duration) -> Result<String, CtlError> {
     let started = Instant::now();
     let mut progress = Progress::new();
+    let mut pause = None;
     loop {
         let last = match client.status().await {
             Ok(status) => match decide(&status.value, goal) {
@@ -267,7 +277,9 @@ pub async fn until(client: &Client, goal: &Goal, timeout: Duration) -> Result<St
             });
         }
         progress.show(&format!("[{}s] {last}", elapsed.as_secs()));
-        tokio::time::sleep(POLL_EVERY.min(timeout - elapsed)).await;
+        let next = next_pause(pause);
+        pause = Some(next);
+        tokio::time::sleep(next.min(timeout - elapsed)).await;
     }
 }
 

@@ -128,6 +128,43 @@ fn only_seed_changes_skip_the_restart() {
 }
 
 #[test]
+fn restart_as_text_agrees_with_the_configs_read() {
+    // Every rendered config of the goldens, its seeds changed or another key changed, then
+    // written as rendering writes: the text comparison says what comparing values says.
+    let settings = Settings::default();
+    let clusters = [
+        lab(&[("h1", &["mimir:all", "loki:all", "tempo:all"])]),
+        lab(&[
+            ("h1", &["mimir:distributor", "loki:write", "tempo:ingester"]),
+            ("h2", &["mimir:ingester", "loki:read", "tempo:querier"]),
+            (
+                "h3",
+                &["mimir:querier", "loki:backend", "tempo:distributor"],
+            ),
+        ]),
+    ];
+    for (name, hosts) in clusters.iter().enumerate() {
+        for host in hosts.keys() {
+            for p in render(hosts, &settings, host.as_str()) {
+                let v: Value = serde_yaml_ng::from_str(&p.config).expect("rendered YAML");
+                let write = |v: &Value| serde_yaml_ng::to_string(v).expect("YAML");
+                let mut seeds = v.clone();
+                seeds["memberlist"]["join_members"] = json!(["198.18.9.9:7946"]);
+                let mut level = v.clone();
+                level["server"]["log_level"] = json!("debug");
+                let mut extra = v.clone();
+                extra["memberlist"]["abort_if_cluster_join_fails"] = json!(true);
+                let case = format!("{name} {host} {}", p.id);
+                assert!(!needs_restart(&p.config, &write(&v)), "{case}");
+                assert!(!needs_restart(&p.config, &write(&seeds)), "{case}");
+                assert!(needs_restart(&p.config, &write(&level)), "{case}");
+                assert!(needs_restart(&p.config, &write(&extra)), "{case}");
+            }
+        }
+    }
+}
+
+#[test]
 fn colocated_backends_get_distinct_ports_and_labels() {
     let hosts = lab(&[(
         "h1",

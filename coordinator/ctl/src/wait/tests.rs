@@ -417,3 +417,16 @@ fn a_switch_waits_for_every_host_that_runs_the_backend_or_still_has_a_unit_of_it
     });
     assert_eq!(got, want);
 }
+
+#[test]
+fn polls_soon_at_first_then_every_half_second() {
+    let mut last = None;
+    let pauses: Vec<u128> = (0..8)
+        .map(|_| {
+            let p = next_pause(last);
+            last = Some(p);
+            p.as_millis()
+        })
+        .collect();
+    assert_eq!(pauses, [50, 75, 112, 168, 253, 379, 500, 500]);
+}
