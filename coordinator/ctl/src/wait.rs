@@ -18,16 +18,21 @@ use crate::client::Client;
 use crate::error::CtlError;
 use crate::output::printable;
 
-/// The first pause between two status polls: most changes converge within a second.
-const POLL_FIRST: Duration = Duration::from_millis(50);
+/// The shortest pause between two status polls.
+const POLL_MIN: Duration = Duration::from_millis(50);
 
 /// The longest pause between two status polls: a long wait (a real backend's warm-up, a
-/// rollout) costs a large cluster's coordinator two status answers a second per waiter.
+/// rollout) costs a large cluster's coordinator at most two status answers a second.
 const POLL_MAX: Duration = Duration::from_millis(500);
 
-/// The pause after `last`: growing by half each poll, from [`POLL_FIRST`] to [`POLL_MAX`].
-fn next_pause(last: Option<Duration>) -> Duration {
-    last.map_or(POLL_FIRST, |d| d + d / 2).min(POLL_MAX)
+/// The pause before the next poll, `waited` into the wait, the last status answer having
+/// taken `answer`: a tenth of the time waited so far (a convergence is seen at most 10 %
+/// late), at least four answers' time (a large cluster's status is polled at most a fifth
+/// of the time), within [`POLL_MIN`]..=[`POLL_MAX`].
+fn next_pause(waited: Duration, answer: Duration) -> Duration {
+    (waited / 10)
+        .max(answer.saturating_mul(4))
+        .clamp(POLL_MIN, POLL_MAX)
 }
 
 /// What to wait for.
@@ -250,9 +255,11 @@ fn failed_actions(h: &HostStatus) -> Option<String> {
 pub async fn until(client: &Client, goal: &Goal, timeout: Duration) -> Result<String, CtlError> {
     let started = Instant::now();
     let mut progress = Progress::new();
-    let mut pause = None;
     loop {
-        let last = match client.status().await {
+        let asked = Instant::now();
+        let answer = client.status().await;
+        let answered = asked.elapsed();
+        let last = match answer {
             Ok(status) => match decide(&status.value, goal) {
                 Verdict::Done(text) => {
                     progress.clear();
@@ -277,9 +284,8 @@ pub async fn until(client: &Client, goal: &Goal, timeout: Duration) -> Result<St
             });
         }
         progress.show(&format!("[{}s] {last}", elapsed.as_secs()));
-        let next = next_pause(pause);
-        pause = Some(next);
-        tokio::time::sleep(next.min(timeout - elapsed)).await;
+        let pause = next_pause(elapsed, answered);
+        tokio::time::sleep(pause.min(timeout - elapsed)).await;
     }
 }
 

@@ -419,14 +419,16 @@ fn a_switch_waits_for_every_host_that_runs_the_backend_or_still_has_a_unit_of_it
 }
 
 #[test]
-fn polls_soon_at_first_then_every_half_second() {
-    let mut last = None;
-    let pauses: Vec<u128> = (0..8)
-        .map(|_| {
-            let p = next_pause(last);
-            last = Some(p);
-            p.as_millis()
-        })
-        .collect();
-    assert_eq!(pauses, [50, 75, 112, 168, 253, 379, 500, 500]);
+fn polls_often_at_first_less_when_long_or_slow() {
+    let ms = Duration::from_millis;
+    let pause = |waited, answer| next_pause(ms(waited), ms(answer)).as_millis();
+    assert_eq!(pause(0, 3), 50, "a small cluster's quick answer, at once");
+    assert_eq!(pause(2_000, 3), 200, "a tenth of the time waited");
+    assert_eq!(pause(60_000, 3), 500, "at most every half second");
+    assert_eq!(
+        pause(0, 40),
+        160,
+        "a large cluster's status: a fifth of the time"
+    );
+    assert_eq!(pause(0, 900), 500, "even when the status is slower still");
 }
