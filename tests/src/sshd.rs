@@ -17,23 +17,16 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 ";
 
+/// `ssh-keygen` making an ed25519 key pair without a passphrase at `path` (and `path.pub`).
+fn keygen(path: &str) -> [&str; 8] {
+    ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path]
+}
+
 /// Makes the controller's key pair `<dir>/id_ed25519{,.pub}`; returns the public key line.
 pub fn client_key(dir: &Path) -> Result<String> {
     let key = dir.join("id_ed25519");
     let path = key.to_string_lossy().into_owned();
-    process::run(&[
-        "ssh-keygen",
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-C",
-        "lgtm-rollout-test",
-        "-f",
-        &path,
-    ])
-    .context("generate the test's SSH key")?;
+    process::run(&keygen(&path)).context("generate the test's SSH key")?;
     let public =
         std::fs::read_to_string(dir.join("id_ed25519.pub")).context("read the public key")?;
     Ok(public.trim().to_owned())
@@ -48,17 +41,8 @@ pub fn start(host: &Host, authorized_key: &str) -> Result<String> {
     host.run(&["rm", "-f", "/usr/sbin/policy-rc.d"])?;
     // The machine's own host keys (visible through the overlay) are not this host's.
     host.run(&["sh", "-c", "rm -f /etc/ssh/ssh_host_*"])?;
-    host.run(&[
-        "ssh-keygen",
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        "/etc/ssh/ssh_host_ed25519_key",
-    ])
-    .with_context(|| format!("generate {name}'s host key"))?;
+    host.run(&keygen("/etc/ssh/ssh_host_ed25519_key"))
+        .with_context(|| format!("generate {name}'s host key"))?;
     host.write_file(
         "/etc/ssh/sshd_config.d/lgtm-rollout-test.conf",
         SSHD_DROP_IN.as_bytes(),
