@@ -2,11 +2,11 @@
 //!
 //! Triggers: `PropertiesChanged` of any `lgtm-*` unit object (debounced 50 ms), a change of
 //! the desired state or a finished apply, and a periodic full resync, because signals can be
-//! missed (a bus hiccup, a unit loaded after we subscribed). A running wanted process that is
-//! not ready yet is probed again soon (100 ms, doubling up to the probe interval), so that its
-//! readiness is reported when it comes, not up to a probe interval later. Each resync lists the loaded
+//! missed (a bus hiccup, a unit loaded after we subscribed). Each resync lists the loaded
 //! `lgtm-*` units plus every wanted unit, reads their service properties, probes `/ready` of
-//! running wanted processes, and attaches the journal's last lines to a failure once.
+//! running wanted processes, and attaches the journal's last lines to a failure once. A
+//! running wanted process that is not ready yet is probed again soon (100 ms, doubling up to
+//! the probe interval): its readiness is reported when it comes, not a probe interval later.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,15 +41,6 @@ pub struct ObserverTiming {
     pub debounce: Duration,
 }
 
-/// The first re-probe of a process that is running but not ready yet.
-const QUICK_PROBE: Duration = Duration::from_millis(100);
-
-/// The wait before the next re-probe of a process still not ready after `last`: doubling, up
-/// to the regular probe interval.
-fn next_quick(last: Option<Duration>, probe: Duration) -> Duration {
-    last.map_or(QUICK_PROBE, |d| d.saturating_mul(2)).min(probe)
-}
-
 impl Default for ObserverTiming {
     fn default() -> Self {
         ObserverTiming {
@@ -58,6 +49,15 @@ impl Default for ObserverTiming {
             debounce: Duration::from_millis(50),
         }
     }
+}
+
+/// The first re-probe of a process that is running but not ready yet.
+const QUICK_PROBE: Duration = Duration::from_millis(100);
+
+/// The wait before the next re-probe of a process still not ready after `last`: doubling, up
+/// to the regular probe interval.
+fn next_quick(last: Option<Duration>, probe: Duration) -> Duration {
+    last.map_or(QUICK_PROBE, |d| d.saturating_mul(2)).min(probe)
 }
 
 /// Receiver of the observer's output.

@@ -384,7 +384,7 @@ impl Core {
             let moves_readiness = matches!(op, Op::Ready { host, ready }
                 if next.hosts.contains_key(host) && next.readiness.reported(host) != Some(ready));
             let plan = self
-                .check_batched(op)
+                .check_retiring(op)
                 .and_then(|()| ops::plan_into(&mut next, op))
                 .map(|(own, reply)| {
                     let changed = !own.is_empty() || moves_readiness;
@@ -518,14 +518,7 @@ impl Core {
         if let Op::Abort { .. } = op {
             return self.plan_abort();
         }
-        if let Op::Assign {
-            host,
-            role,
-            backend,
-        } = op
-        {
-            self.check_not_retiring(host, role, *backend)?;
-        }
+        self.check_retiring(op)?;
         if let Op::RemoveHost { host, force: false } = op {
             let retiring = self.rollout.retiring(host, &self.rendered);
             if !retiring.is_empty() {
@@ -691,8 +684,9 @@ impl Core {
         })
     }
 
-    /// What [`Core::plan`] checks beyond the intent, for an operation planned in a batch.
-    fn check_batched(&self, op: &Op) -> Result<(), ChangeError> {
+    /// What an operation that batches needs beyond the intent, alone or in a batch: an
+    /// assigned role's targets are not still run by a process retiring on the host.
+    fn check_retiring(&self, op: &Op) -> Result<(), ChangeError> {
         match op {
             Op::Assign {
                 host,

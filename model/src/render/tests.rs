@@ -129,8 +129,8 @@ fn only_seed_changes_skip_the_restart() {
 
 #[test]
 fn restart_as_text_agrees_with_the_configs_read() {
-    // Every rendered config of the goldens, its seeds changed or another key changed, then
-    // written as rendering writes: the text comparison says what comparing values says.
+    // Every process of two clusters, its config's seeds or another key changed, then written
+    // as rendering writes: the text comparison says what comparing the values says.
     let settings = Settings::default();
     let clusters = [
         lab(&[("h1", &["mimir:all", "loki:all", "tempo:all"])]),
@@ -143,7 +143,7 @@ fn restart_as_text_agrees_with_the_configs_read() {
             ),
         ]),
     ];
-    for (name, hosts) in clusters.iter().enumerate() {
+    for (cluster, hosts) in clusters.iter().enumerate() {
         for host in hosts.keys() {
             for p in render(hosts, &settings, host.as_str()) {
                 let v: Value = serde_yaml_ng::from_str(&p.config).expect("rendered YAML");
@@ -154,7 +154,7 @@ fn restart_as_text_agrees_with_the_configs_read() {
                 level["server"]["log_level"] = json!("debug");
                 let mut extra = v.clone();
                 extra["memberlist"]["abort_if_cluster_join_fails"] = json!(true);
-                let case = format!("{name} {host} {}", p.id);
+                let case = format!("cluster {cluster}, {host}, {}", p.id);
                 assert!(!needs_restart(&p.config, &write(&v)), "{case}");
                 assert!(!needs_restart(&p.config, &write(&seeds)), "{case}");
                 assert!(needs_restart(&p.config, &write(&level)), "{case}");
