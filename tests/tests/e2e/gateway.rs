@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use lgtm_model::Backend;
 use lgtm_model::gateway::{MIMIR_PORT, STATUS_PORT};
@@ -21,6 +22,9 @@ const CONF: &str = "/etc/lgtm/gateway/nginx.conf";
 
 /// A client pushing through the gateway in a loop until stopped: (answers, failures).
 struct Load {
+    began: Instant,
+    /// When it began, UTC, as the journal prints time.
+    began_utc: String,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<(u64, Vec<String>)>,
 }
@@ -29,18 +33,45 @@ impl Load {
     fn start(addr: SocketAddr) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let began = Instant::now();
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let s = since_epoch.as_secs() % 86_400;
+        let began_utc = format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60,
+            since_epoch.subsec_millis()
+        );
         let thread = std::thread::spawn(move || {
             let (mut ok, mut failed) = (0, Vec::new());
             while !flag.load(Ordering::SeqCst) {
-                match http::post(addr, "/api/v1/push", b"sample") {
-                    Ok(r) if r.status == 200 => ok += 1,
-                    Ok(r) => failed.push(format!("{}: {}", r.status, r.text())),
-                    Err(e) => failed.push(e.to_string()),
-                }
+                let sent = Instant::now();
+                let why = match http::post(addr, "/api/v1/push", b"sample") {
+                    Ok(r) if r.status == 200 => {
+                        ok += 1;
+                        continue;
+                    }
+                    Ok(r) => format!("{}: {}", r.status, r.text()),
+                    Err(e) => e.to_string(),
+                };
+                // When and how long, to line up with nginx's journal and the test's steps.
+                failed.push(format!(
+                    "at {} ms, after {} ms: {why}",
+                    (sent - began).as_millis(),
+                    sent.elapsed().as_millis()
+                ));
             }
             (ok, failed)
         });
-        Load { stop, thread }
+        Load {
+            began,
+            began_utc,
+            stop,
+            thread,
+        }
     }
 
     /// Stops the client; panics naming the failures and nginx's last words on `gw`, returns
@@ -50,8 +81,9 @@ impl Load {
         let (ok, failed) = self.thread.join().unwrap();
         assert!(
             failed.is_empty(),
-            "{during}: {} failed pushes: {:?}; nginx says:\n{}",
+            "{during}: {} failed pushes (the load began {} UTC): {:?}; nginx says:\n{}",
             failed.len(),
+            self.began_utc,
             failed.iter().take(3).collect::<Vec<_>>(),
             gw.journal(UNIT, 40).unwrap_or_default()
         );
@@ -265,6 +297,10 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
     let load = Load::start(gw.addr(MIMIR_PORT));
     let gone = lab.host(3).ip().to_string();
     lab.host(3).stop();
+    eprintln!(
+        "host3 powered off {} ms into the load",
+        load.began.elapsed().as_millis()
+    );
     until("the stopped host to leave the upstream", || {
         let d = distributors(gw);
         (!d.contains(&gone) && d.contains(&lab.host(2).ip().to_string())).then_some(())
