@@ -99,6 +99,16 @@ pub fn post(addr: SocketAddr, path: &str, body: &[u8]) -> Result<Response, LabEr
     request("POST", addr, path, &[], body)
 }
 
+/// `POST http://addr/path` with `body`, waiting up to `timeout` for each read and write.
+pub fn post_within(
+    addr: SocketAddr,
+    path: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, LabError> {
+    request_within("POST", addr, path, &[], body, timeout)
+}
+
 /// One request on a fresh connection (`Connection: close`).
 pub fn request(
     method: &str,
@@ -106,6 +116,17 @@ pub fn request(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
+) -> Result<Response, LabError> {
+    request_within(method, addr, path, headers, body, TIMEOUT)
+}
+
+fn request_within(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
 ) -> Result<Response, LabError> {
     let what = format!("{method} http://{addr}{path}");
     let bad = |why: String| LabError::Http {
@@ -138,8 +159,8 @@ pub fn request(
     head.push_str("\r\n");
     let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| bad(format!("connect: {e}")))?;
-    let _ = tcp.set_read_timeout(Some(TIMEOUT));
-    let _ = tcp.set_write_timeout(Some(TIMEOUT));
+    let _ = tcp.set_read_timeout(Some(timeout));
+    let _ = tcp.set_write_timeout(Some(timeout));
     let mut stream: Box<dyn ReadWrite> = match state_dir(addr) {
         None => Box::new(tcp),
         Some(dir) => {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lgtm_model::Backend;
 use lgtm_model::gateway::{MIMIR_PORT, STATUS_PORT};
@@ -20,13 +20,22 @@ use super::support::*;
 const UNIT: &str = "lgtm-gateway.service";
 const CONF: &str = "/etc/lgtm/gateway/nginx.conf";
 
-/// A client pushing through the gateway in a loop until stopped: (answers, failures).
+/// How long the load's client waits for an answer: remote-write's default (Prometheus, Alloy).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An answer slower than this is listed in the test's output.
+const SLOW: Duration = Duration::from_secs(1);
+
+/// What the load saw: answers, the slow ones (`at N ms: took M ms`), failures.
+type Seen = (u64, Vec<String>, Vec<String>);
+
+/// A client pushing through the gateway in a loop until stopped.
 struct Load {
     began: Instant,
     /// When it began, UTC, as the journal prints time.
     began_utc: String,
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<(u64, Vec<String>)>,
+    thread: JoinHandle<Seen>,
 }
 
 impl Load {
@@ -46,12 +55,19 @@ impl Load {
             since_epoch.subsec_millis()
         );
         let thread = std::thread::spawn(move || {
-            let (mut ok, mut failed) = (0, Vec::new());
+            let (mut ok, mut slow, mut failed) = (0, Vec::new(), Vec::new());
             while !flag.load(Ordering::SeqCst) {
                 let sent = Instant::now();
-                let why = match http::post(addr, "/api/v1/push", b"sample") {
+                let why = match http::post_within(addr, "/api/v1/push", b"sample", CLIENT_TIMEOUT) {
                     Ok(r) if r.status == 200 => {
                         ok += 1;
+                        if sent.elapsed() > SLOW {
+                            slow.push(format!(
+                                "at {} ms: took {} ms",
+                                (sent - began).as_millis(),
+                                sent.elapsed().as_millis()
+                            ));
+                        }
                         continue;
                     }
                     Ok(r) => format!("{}: {}", r.status, r.text()),
@@ -64,7 +80,7 @@ impl Load {
                     sent.elapsed().as_millis()
                 ));
             }
-            (ok, failed)
+            (ok, slow, failed)
         });
         Load {
             began,
@@ -74,11 +90,11 @@ impl Load {
         }
     }
 
-    /// Stops the client; panics naming the failures and nginx's last words on `gw`, returns
-    /// how many pushes succeeded.
-    fn finish(self, during: &str, gw: &Host) -> u64 {
+    /// Stops the client; panics naming the failures and nginx's last words on `gw`, says
+    /// how many pushes succeeded and which took longer than [`SLOW`].
+    fn finish(self, during: &str, gw: &Host) -> String {
         self.stop.store(true, Ordering::SeqCst);
-        let (ok, failed) = self.thread.join().unwrap();
+        let (ok, slow, failed) = self.thread.join().unwrap();
         assert!(
             failed.is_empty(),
             "{during}: {} failed pushes (the load began {} UTC): {:?}; nginx says:\n{}",
@@ -88,7 +104,10 @@ impl Load {
             gw.journal(UNIT, 40).unwrap_or_default()
         );
         assert!(ok > 0, "{during}: no push was answered");
-        ok
+        format!(
+            "{ok} pushes ({} slower than {SLOW:?}: {slow:?})",
+            slow.len()
+        )
     }
 }
 
@@ -217,7 +236,7 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
         }
     }
     let pushed = load.finish("reloads", gw);
-    eprintln!("{pushed} pushes through 3 reloads, none lost");
+    eprintln!("{pushed} through 3 reloads, none lost");
     assert_eq!(
         main_pid(gw, UNIT),
         nginx_pid,
@@ -263,7 +282,7 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
         host_status(s, "host2").liveness == Liveness::Stale
     });
     // Two rounds of probes (every quarter of the 30 s TTL) after it went stale.
-    std::thread::sleep(std::time::Duration::from_secs(17));
+    std::thread::sleep(Duration::from_secs(17));
     assert!(
         distributors(gw).contains(&kept),
         "an agent outage alone keeps host2 in the upstream: {}",
@@ -309,5 +328,5 @@ fn the_gateway_routes_spreads_reloads_and_fails_over_without_losing_requests() {
         assert!(push(gw).starts_with("host2/"));
     }
     let pushed = load.finish("a distributor host stopping", gw);
-    eprintln!("{pushed} pushes while host3 stopped, none lost");
+    eprintln!("{pushed} while host3 stopped, none lost");
 }
