@@ -60,7 +60,7 @@ pub fn cluster_status(
                 name: name.clone(),
                 address: host.address,
                 roles: host.roles.clone(),
-                liveness: liveness(last.map(|l| l.age), ttl),
+                liveness: liveness(last.map(|l| l.age), ttl).into(),
                 last_report_seconds_ago: last.map(|l| l.age.as_secs()),
                 desired_index: host.desired_index,
                 applied_index,

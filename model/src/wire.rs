@@ -2,7 +2,8 @@
 //!
 //! Request bodies reject unknown fields: the coordinator never ignores what it was asked.
 //! Answers accept fields they do not know: a coordinator within the skew rule
-//! ([`crate::skew`]) may be newer than the agent or `lgtmctl` reading it and say more. What an
+//! ([`crate::skew`]) may be newer than the agent or `lgtmctl` reading it and say more. Their
+//! enum fields read values they do not know as text ([`Known`]). What an
 //! agent observes (its units, actions and facts) travels both ways, in its report and in the
 //! status, so it is read like an answer: a newer agent's report may say more, and an older
 //! `lgtmctl` reads a newer coordinator's status. Paths are listed in [`paths`] so clients and
@@ -19,8 +20,10 @@ use crate::consistency::{AssignOutcome, BackendConsistency};
 use crate::names::{Backend, HostName};
 use crate::process::{Ports, ProcessId};
 
+mod known;
 mod plan;
 
+pub use known::Known;
 pub use plan::{
     Change, ChangePlan, GatewayAction, GatewayPlan, HostPlan, PlannedStep, ProcessAction,
     ProcessPlan, ReplicationChange,
@@ -549,7 +552,7 @@ pub struct HostStatus {
     /// Roles assigned.
     pub roles: Vec<Role>,
     /// Whether the agent is heard from.
-    pub liveness: Liveness,
+    pub liveness: Known<Liveness>,
     /// Seconds since the last report.
     pub last_report_seconds_ago: Option<u64>,
     /// Index of the host's current desired state.

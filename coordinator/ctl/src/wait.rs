@@ -111,9 +111,10 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
         ));
     };
     if applied < target {
-        let stale = match h.liveness {
-            Liveness::Stale => ", agent STALE",
-            _ => "",
+        let stale = if h.liveness == Liveness::Stale {
+            ", agent STALE"
+        } else {
+            ""
         };
         return Verdict::Waiting(format!(
             "{}: agent applied index {applied}, waiting for {target}{stale}",

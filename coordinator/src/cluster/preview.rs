@@ -105,7 +105,7 @@ fn processes(
             };
             Some(ProcessPlan {
                 unit: id.unit_name(),
-                action,
+                action: action.into(),
                 diff,
             })
         })
@@ -128,7 +128,10 @@ fn gateway(was: Option<&DesiredGateway>, will: Option<&DesiredGateway>) -> Optio
         GatewayAction::Reload => diff("nginx.conf", old, new),
         GatewayAction::Start | GatewayAction::Stop => String::new(),
     };
-    Some(GatewayPlan { action, diff })
+    Some(GatewayPlan {
+        action: action.into(),
+        diff,
+    })
 }
 
 /// A unified diff with three lines of context.
@@ -217,7 +220,8 @@ pub fn waves(
                         ProcessAction::Drain
                     } else {
                         ProcessAction::Restart
-                    },
+                    }
+                    .into(),
                     earlier: earlier.contains(&p.key),
                 }),
                 _ => None,

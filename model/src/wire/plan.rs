@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Known;
 use crate::catalog::Role;
 use crate::consistency::BackendConsistency;
 use crate::names::{Backend, HostName};
@@ -133,7 +134,7 @@ pub struct ProcessPlan {
     /// Its systemd unit.
     pub unit: String,
     /// What happens to it.
-    pub action: ProcessAction,
+    pub action: Known<ProcessAction>,
     /// Unified diff of its config file, secret values redacted (empty when only the roles
     /// or ports it runs with change).
     pub diff: String,
@@ -155,7 +156,7 @@ pub enum GatewayAction {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GatewayPlan {
     /// What happens to it.
-    pub action: GatewayAction,
+    pub action: Known<GatewayAction>,
     /// Unified diff of its nginx.conf.
     pub diff: String,
 }
@@ -168,7 +169,7 @@ pub struct PlannedStep {
     /// The unit.
     pub unit: String,
     /// [`ProcessAction::Restart`] or [`ProcessAction::Drain`].
-    pub action: ProcessAction,
+    pub action: Known<ProcessAction>,
     /// Whether it was already waiting for an earlier change.
     pub earlier: bool,
 }

@@ -1,7 +1,7 @@
 //! A dry run (`--dry-run`) as text: what each host would do, the rollout's waves, replication
 //! and consistency after the change.
 
-use lgtm_model::wire::{ChangePlan, GatewayAction, PlannedStep, ProcessAction};
+use lgtm_model::wire::{ChangePlan, GatewayAction, Known, PlannedStep, ProcessAction};
 
 use super::status::backends;
 use super::table::{printable, printable_lines};
@@ -25,14 +25,15 @@ pub fn plan(p: &ChangePlan, then: Option<&str>) -> String {
     for h in &p.hosts {
         out.push_str(&format!("\n{}:\n", h.host));
         for process in &h.processes {
-            out.push_str(&format!("  {} {}\n", process.unit, action(process.action)));
+            out.push_str(&format!("  {} {}\n", process.unit, action(&process.action)));
             out.push_str(&indented(&process.diff));
         }
         if let Some(g) = &h.gateway {
-            let what = match g.action {
-                GatewayAction::Start => "starts",
-                GatewayAction::Reload => "reloads (no request is cut off)",
-                GatewayAction::Stop => "stops",
+            let what = match &g.action {
+                Known::Is(GatewayAction::Start) => "starts",
+                Known::Is(GatewayAction::Reload) => "reloads (no request is cut off)",
+                Known::Is(GatewayAction::Stop) => "stops",
+                Known::Newer(what) => &printable(what),
             };
             out.push_str(&format!("  lgtm-gateway.service {what}\n"));
             out.push_str(&indented(&g.diff));
@@ -73,23 +74,29 @@ pub fn plan(p: &ChangePlan, then: Option<&str>) -> String {
     out
 }
 
-fn action(a: ProcessAction) -> &'static str {
-    match a {
-        ProcessAction::Start => "starts",
-        ProcessAction::StartAfterDrain => {
+fn action(a: &Known<ProcessAction>) -> String {
+    let what = match a {
+        Known::Is(ProcessAction::Start) => "starts",
+        Known::Is(ProcessAction::StartAfterDrain) => {
             "starts once the process it replaces on this host drained and stopped"
         }
-        ProcessAction::Restart => "restarts, when the rollout permits",
-        ProcessAction::Rewrite => "gets its new config without a restart",
-        ProcessAction::Drain => "flushes and leaves its ring when the rollout permits, then stops",
-        ProcessAction::Stop => "stops at once",
-    }
+        Known::Is(ProcessAction::Restart) => "restarts, when the rollout permits",
+        Known::Is(ProcessAction::Rewrite) => "gets its new config without a restart",
+        Known::Is(ProcessAction::Drain) => {
+            "flushes and leaves its ring when the rollout permits, then stops"
+        }
+        Known::Is(ProcessAction::Stop) => "stops at once",
+        // A newer coordinator's action, in its own word.
+        Known::Newer(what) => return printable(what),
+    };
+    what.to_owned()
 }
 
 fn step(s: &PlannedStep) -> String {
-    let what = match s.action {
-        ProcessAction::Drain => "drain",
-        _ => "restart",
+    let what = match &s.action {
+        Known::Is(ProcessAction::Drain) => "drain",
+        Known::Is(_) => "restart",
+        Known::Newer(what) => &printable(what),
     };
     let earlier = if s.earlier { ", an earlier change" } else { "" };
     format!("{what} {} on {}{earlier}", s.unit, s.host)

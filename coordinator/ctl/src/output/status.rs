@@ -2,7 +2,7 @@
 
 use lgtm_model::consistency::BackendConsistency;
 use lgtm_model::process::processes;
-use lgtm_model::wire::{ClusterStatus, HostRecord, HostStatus, Liveness, UnitStatus};
+use lgtm_model::wire::{ClusterStatus, HostRecord, HostStatus, Known, Liveness, UnitStatus};
 
 use super::table::{Table, first_line, printable};
 use super::{join_roles, or_dash};
@@ -100,10 +100,11 @@ pub fn hosts(list: &[HostStatus]) -> String {
 
 /// "alive, 3s ago", "stale, 95s ago", "never reported".
 fn agent(h: &HostStatus) -> String {
-    let word = match h.liveness {
-        Liveness::Alive => "alive",
-        Liveness::Stale => "STALE",
-        Liveness::Unknown => return "never reported".to_owned(),
+    let word = match &h.liveness {
+        Known::Is(Liveness::Alive) => "alive",
+        Known::Is(Liveness::Stale) => "STALE",
+        Known::Is(Liveness::Unknown) => return "never reported".to_owned(),
+        Known::Newer(word) => &printable(word),
     };
     match h.last_report_seconds_ago {
         Some(s) => format!("{word}, {s}s ago"),

@@ -54,7 +54,7 @@ fn sample_status() -> ClusterStatus {
         name: name("host1"),
         address: Some("198.18.0.1".parse().expect("ip")),
         roles: vec![role("loki:all"), role("mimir:write")],
-        liveness: Liveness::Alive,
+        liveness: Liveness::Alive.into(),
         last_report_seconds_ago: Some(3),
         desired_index: 14,
         applied_index: Some(14),
@@ -100,7 +100,7 @@ fn sample_status() -> ClusterStatus {
         name: name("host3"),
         address: None,
         roles: vec![role("mimir:ingester")],
-        liveness: Liveness::Unknown,
+        liveness: Liveness::Unknown.into(),
         last_report_seconds_ago: None,
         desired_index: 12,
         applied_index: None,
@@ -144,6 +144,19 @@ host3  lgtm-mimir.service  not reported
 failed: host1: restart lgtm-mimir.service: job failed
 ";
     assert_eq!(got, want, "got:\n{got}");
+}
+
+#[test]
+fn a_newer_coordinators_liveness_is_shown_as_it_says_it() {
+    // As a coordinator a minor version ahead would answer, with a liveness this build lacks.
+    let mut json = serde_json::to_value(sample_status()).expect("serializes");
+    json["hosts"][0]["liveness"] = "draining\x1b[0m".into();
+    let s: ClusterStatus = serde_json::from_value(json).expect("an older lgtmctl reads it");
+    let got = status::status(&s);
+    assert!(
+        got.contains("host1  loki:all, mimir:write  draining\\u{1b}[0m, 3s ago"),
+        "{got}"
+    );
 }
 
 #[test]

@@ -32,7 +32,8 @@ fn host(roles: &[&str], desired: u64, applied: Option<u64>, units: Vec<UnitStatu
             Liveness::Alive
         } else {
             Liveness::Unknown
-        },
+        }
+        .into(),
         last_report_seconds_ago: applied.map(|_| 2),
         desired_index: desired,
         applied_index: applied,
