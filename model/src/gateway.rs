@@ -377,11 +377,6 @@ error_log stderr warn;
 
 events {
     worker_connections 4096;
-    # Workers take turns at the listening sockets instead of EPOLLEXCLUSIVE, which wakes one
-    # worker per new connection, the longest-registered first. During a reload that can be an
-    # old worker about to close its listeners: the connection then waits unaccepted until
-    # another one arrives, and a lone client's request hangs.
-    accept_mutex on;
 }
 
 http {

@@ -25,9 +25,12 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An answer slower than this is listed in the test's output.
 const SLOW: Duration = Duration::from_secs(1);
+/// No answer may take longer: a dead worker costs one connect attempt (2 s), then the
+/// request goes to the next one.
+const STALLED: Duration = Duration::from_secs(8);
 
-/// What the load saw: answers, the slow ones (`at N ms: took M ms`), failures.
-type Seen = (u64, Vec<String>, Vec<String>);
+/// What the load saw: answers, the slow ones (sent after, took), failures.
+type Seen = (u64, Vec<(Duration, Duration)>, Vec<String>);
 
 /// A client pushing through the gateway in a loop until stopped.
 struct Load {
@@ -62,11 +65,7 @@ impl Load {
                     Ok(r) if r.status == 200 => {
                         ok += 1;
                         if sent.elapsed() > SLOW {
-                            slow.push(format!(
-                                "at {} ms: took {} ms",
-                                (sent - began).as_millis(),
-                                sent.elapsed().as_millis()
-                            ));
+                            slow.push((sent - began, sent.elapsed()));
                         }
                         continue;
                     }
@@ -104,6 +103,16 @@ impl Load {
             gw.journal(UNIT, 40).unwrap_or_default()
         );
         assert!(ok > 0, "{during}: no push was answered");
+        let stalled = slow.iter().any(|(_, took)| *took > STALLED);
+        let slow: Vec<String> = slow
+            .iter()
+            .map(|(at, took)| format!("at {} ms: took {} ms", at.as_millis(), took.as_millis()))
+            .collect();
+        assert!(
+            !stalled,
+            "{during}: a push took over {STALLED:?} (the load began {} UTC): {slow:?}",
+            self.began_utc
+        );
         format!(
             "{ok} pushes ({} slower than {SLOW:?}: {slow:?})",
             slow.len()
