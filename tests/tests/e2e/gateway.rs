@@ -61,11 +61,13 @@ impl Load {
             let (mut ok, mut slow, mut failed) = (0, Vec::new(), Vec::new());
             while !flag.load(Ordering::SeqCst) {
                 let sent = Instant::now();
-                let why = match http::post_within(addr, "/api/v1/push", b"sample", CLIENT_TIMEOUT) {
+                let answer = http::post_within(addr, "/api/v1/push", b"sample", CLIENT_TIMEOUT);
+                let (at, took) = (sent - began, sent.elapsed());
+                let why = match answer {
                     Ok(r) if r.status == 200 => {
                         ok += 1;
-                        if sent.elapsed() > SLOW {
-                            slow.push((sent - began, sent.elapsed()));
+                        if took > SLOW {
+                            slow.push((at, took));
                         }
                         continue;
                     }
@@ -75,8 +77,8 @@ impl Load {
                 // When and how long, to line up with nginx's journal and the test's steps.
                 failed.push(format!(
                     "at {} ms, after {} ms: {why}",
-                    (sent - began).as_millis(),
-                    sent.elapsed().as_millis()
+                    at.as_millis(),
+                    took.as_millis()
                 ));
             }
             (ok, slow, failed)
