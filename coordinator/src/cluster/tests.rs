@@ -9,6 +9,11 @@ use crate::store::{SqliteStore, Stored};
 mod plan;
 mod switch;
 
+/// A plan's action, which this coordinator always knows.
+fn known<T: Copy>(a: &lgtm_model::wire::Known<T>) -> T {
+    *a.known().expect("this build's action")
+}
+
 fn h(s: &str) -> HostName {
     s.parse().unwrap()
 }

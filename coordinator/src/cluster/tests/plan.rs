@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use lgtm_model::process::ProcessId;
-use lgtm_model::wire::{Known, ProcessAction};
+use lgtm_model::wire::ProcessAction;
 
 use super::*;
 
@@ -77,11 +77,6 @@ fn set(key: &str, value: &str) -> Op {
 }
 
 /// (host, unit, action) of every planned step, wave by wave.
-/// A plan's action, which this coordinator always knows.
-fn known<T: Copy>(a: &Known<T>) -> T {
-    *a.known().expect("this build's action")
-}
-
 fn steps(plan: &ChangePlan) -> Vec<Vec<(String, String, ProcessAction)>> {
     plan.waves
         .iter()
@@ -195,7 +190,7 @@ async fn a_drain_plans_the_member_leaving_first_and_the_replication_it_lowers() 
         "stateless first; the leaving member before the restarts its removal causes"
     );
     let h3 = plan.hosts.iter().find(|p| p.host == h("h3")).unwrap();
-    assert_eq!(known(&h3.processes[0].action), ProcessAction::Drain);
+    assert_eq!(h3.processes[0].action, ProcessAction::Drain);
     assert_eq!(
         plan.replication
             .iter()
@@ -218,7 +213,7 @@ async fn a_drain_plans_the_member_leaving_first_and_the_replication_it_lowers() 
         .await
         .unwrap();
     let h3 = forced.hosts.iter().find(|p| p.host == h("h3")).unwrap();
-    assert_eq!(known(&h3.processes[0].action), ProcessAction::Stop);
+    assert_eq!(h3.processes[0].action, ProcessAction::Stop);
     assert!(
         forced.waves.iter().flatten().all(|s| s.host != h("h3")),
         "{:?}",
@@ -441,10 +436,6 @@ async fn a_host_removed_with_force_is_planned_to_stop_at_once() {
         .await
         .unwrap();
     let h3 = plan.hosts.iter().find(|p| p.host == h("h3")).unwrap();
-    assert_eq!(
-        known(&h3.processes[0].action),
-        ProcessAction::Stop,
-        "{h3:?}"
-    );
+    assert_eq!(h3.processes[0].action, ProcessAction::Stop, "{h3:?}");
     assert!(plan.waves.iter().flatten().all(|s| s.host != h("h3")));
 }

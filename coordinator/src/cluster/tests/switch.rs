@@ -65,12 +65,7 @@ async fn a_switch_starts_new_processes_first_and_clashing_ones_once_the_old_one_
         let p = plan.hosts.iter().find(|p| p.host == h(host)).unwrap();
         p.processes
             .iter()
-            .map(|p| {
-                (
-                    p.unit.clone(),
-                    *p.action.known().expect("this build's action"),
-                )
-            })
+            .map(|p| (p.unit.clone(), known(&p.action)))
             .collect()
     };
     let units_doing = |a: ProcessAction| SSD_UNITS.map(|u| (u.to_owned(), a)).to_vec();
