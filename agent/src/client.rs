@@ -35,6 +35,9 @@ pub enum ClientError {
     UnknownHost(HostName),
     #[error("the coordinator cannot render this host's desired state: {0}")]
     Render(String),
+    /// A desired state this agent cannot read (a newer coordinator's): the current one stays.
+    #[error("lgtm-agent {version} keeps the current desired state: {0}", version = lgtm_model::skew::VERSION)]
+    Unreadable(lgtm_client::ClientError),
     #[error("the coordinator refused this host's credential ({message})")]
     Unauthorized { message: String },
     #[error("joined, but cannot keep this host's credential: {0}")]
@@ -132,6 +135,7 @@ impl Client {
             lgtm_client::ClientError::Api { status: 409, error } => {
                 ClientError::Render(error.message)
             }
+            e @ lgtm_client::ClientError::Unreadable { .. } => ClientError::Unreadable(e),
             e => ClientError::Other(e),
         }
     }
@@ -142,7 +146,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A coordinator that gives the same canned answer to every request.
+    /// A coordinator (of a later version) that gives the same canned answer to every request.
     async fn canned(status: &'static str, body: &'static str) -> Url {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -151,7 +155,7 @@ mod tests {
                 let mut buf = [0u8; 4096];
                 let _ = sock.read(&mut buf).await;
                 let answer = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\nlgtm-version: 0.99.0\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = sock.write_all(answer.as_bytes()).await;
@@ -188,6 +192,23 @@ mod tests {
         let state = canned("200 OK", r#"{"host":"host3","index":7,"processes":[]}"#).await;
         match client(&state).desired(0, wait).await {
             Ok(Poll::State(s)) => assert_eq!(s.index, 7),
+            other => panic!("{other:?}"),
+        }
+        // A process with a role this agent does not know: readable only by a newer agent.
+        let newer = canned(
+            "200 OK",
+            r#"{"host":"host3","index":8,"processes":[{"id":{"backend":"loki","role":null},"roles":["loki:bloom-planner"],"ports":{"http":3100,"grpc":9095,"memberlist":7946},"config":"","data_dir":"/var/lib/lgtm/loki"}]}"#,
+        )
+        .await;
+        match client(&newer).desired(7, wait).await {
+            Err(ClientError::Unreadable(e)) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("loki:bloom-planner")
+                        && m.contains("upgrade this program to 0.99.x"),
+                    "{m}"
+                );
+            }
             other => panic!("{other:?}"),
         }
         let broken = canned("500 Internal Server Error", "oops").await;

@@ -175,7 +175,7 @@ async fn run(
                 });
                 tokio::time::sleep(backoff.delay(&mut rng)).await;
             }
-            Err(e @ ClientError::Render(_)) => {
+            Err(e @ (ClientError::Render(_) | ClientError::Unreadable(_))) => {
                 let problem = chain(&e);
                 tracing::error!(error = %problem, "Keeping the current desired state: {problem}");
                 set(&|s| {

@@ -46,6 +46,25 @@ pub enum ClientError {
         what: &'static str,
         detail: String,
     },
+    /// A well-formed answer this build cannot read: a newer coordinator's, or a defect.
+    #[error(
+        "the coordinator at {url} answered with JSON this lgtm {} cannot read ({detail}); {advice}",
+        lgtm_model::skew::VERSION
+    )]
+    Unreadable {
+        url: String,
+        detail: String,
+        /// What to do, from the coordinator's version ([`lgtm_model::skew::unreadable`]).
+        advice: String,
+    },
+}
+
+/// An answer as it arrived.
+struct Reply {
+    status: StatusCode,
+    /// The coordinator's version, as its [`lgtm_model::skew::HEADER`] says.
+    version: Option<String>,
+    text: String,
 }
 
 /// A decoded answer together with the JSON it came from.
@@ -357,11 +376,14 @@ impl Client {
         let query = [("index", index.as_str()), ("wait", secs.as_str())];
         let url = self.url(paths::HOST_DESIRED, &[host.as_str()]);
         let request = self.request(Method::GET, &url, &query, NO_BODY, wait + POLL_SLACK);
-        let (status, text) = self.send(request).await?;
-        if matches!(status, StatusCode::NOT_MODIFIED | StatusCode::NO_CONTENT) {
+        let reply = self.send(request).await?;
+        if matches!(
+            reply.status,
+            StatusCode::NOT_MODIFIED | StatusCode::NO_CONTENT
+        ) {
             return Ok(Poll::Unchanged);
         }
-        decode(&url, status, &text).map(|a: Answer<DesiredState>| Poll::State(a.value))
+        decode(&url, &reply).map(|a: Answer<DesiredState>| Poll::State(a.value))
     }
 
     /// `POST /v1/hosts/{host}/report`.
@@ -399,8 +421,8 @@ impl Client {
     ) -> Result<Answer<T>, ClientError> {
         let url = self.url(template, params);
         let request = self.request(method, &url, query, body, self.timeout);
-        let (status, text) = self.send(request).await?;
-        decode(&url, status, &text)
+        let reply = self.send(request).await?;
+        decode(&url, &reply)
     }
 
     fn request<B: Serialize>(
@@ -426,18 +448,24 @@ impl Client {
     }
 
     /// Sends, and reads the whole answer.
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, String), ClientError> {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, ClientError> {
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             url: self.base.to_string().trim_end_matches('/').to_owned(),
             cause: root_cause(&e),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
+        let version = response
+            .headers()
+            .get(lgtm_model::skew::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.map_err(unreachable)?;
-        Ok((status, text))
+        Ok(Reply {
+            status,
+            version,
+            text,
+        })
     }
 }
 
@@ -453,11 +481,8 @@ fn query(force: bool, check: Option<&str>) -> Vec<(&'static str, &str)> {
 }
 
 /// Turns an answer into a typed value, the coordinator's error, or a protocol error.
-fn decode<T: DeserializeOwned>(
-    url: &Url,
-    status: StatusCode,
-    text: &str,
-) -> Result<Answer<T>, ClientError> {
+fn decode<T: DeserializeOwned>(url: &Url, reply: &Reply) -> Result<Answer<T>, ClientError> {
+    let (status, text) = (reply.status, reply.text.as_str());
     let protocol = |what, detail: String| ClientError::Protocol {
         url: url.to_string(),
         status: status.as_u16(),
@@ -479,8 +504,11 @@ fn decode<T: DeserializeOwned>(
     } else {
         serde_json::from_str(text).map_err(|e| protocol("invalid JSON", e.to_string()))?
     };
-    let value = T::deserialize(&json)
-        .map_err(|e| protocol("JSON this client does not understand", e.to_string()))?;
+    let value = T::deserialize(&json).map_err(|e| ClientError::Unreadable {
+        url: url.to_string(),
+        detail: e.to_string(),
+        advice: lgtm_model::skew::unreadable(reply.version.as_deref()),
+    })?;
     Ok(Answer { value, json })
 }
 
@@ -507,6 +535,14 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reply(status: StatusCode, text: &str) -> Reply {
+        Reply {
+            status,
+            version: Some(lgtm_model::skew::VERSION.into()),
+            text: text.into(),
+        }
+    }
 
     fn client(base: &str) -> Client {
         let http = http_builder("test", None).build().expect("client");
@@ -540,7 +576,7 @@ mod tests {
             .parse()
             .expect("url");
         let body = r#"{"error":{"code":"unknown_role","message":"unknown role 'quorier' for mimir; did you mean 'querier'?","field":"role"}}"#;
-        let err = decode::<AssignResponse>(&url, StatusCode::BAD_REQUEST, body)
+        let err = decode::<AssignResponse>(&url, &reply(StatusCode::BAD_REQUEST, body))
             .expect_err("must be refused");
         assert_eq!(
             err.to_string(),
@@ -548,12 +584,25 @@ mod tests {
         );
         assert!(matches!(err, ClientError::Api { status: 400, .. }));
 
-        let err = decode::<AssignResponse>(&url, StatusCode::BAD_GATEWAY, "<html>\n")
+        let err = decode::<AssignResponse>(&url, &reply(StatusCode::BAD_GATEWAY, "<html>\n"))
             .expect_err("must be refused");
         assert!(err.to_string().contains("502"), "{err}");
-        let err =
-            decode::<Vec<HostRecord>>(&url, StatusCode::OK, "{}").expect_err("must be refused");
-        assert!(err.to_string().contains("does not understand"), "{err}");
+    }
+
+    #[test]
+    fn an_answer_this_build_cannot_read_names_the_coordinators_version() {
+        let url: Url = "http://127.0.0.1:7700/v1/hosts".parse().expect("url");
+        let mut answer = reply(StatusCode::OK, "{}");
+        answer.version = Some("0.99.0".into());
+        let err = decode::<Vec<HostRecord>>(&url, &answer).expect_err("must be refused");
+        assert!(matches!(err, ClientError::Unreadable { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("cannot read (invalid type: map")
+                && text
+                    .contains("the coordinator runs lgtm 0.99.0: upgrade this program to 0.99.x"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -561,7 +610,7 @@ mod tests {
         let url: Url = "http://127.0.0.1:7700/v1/hosts".parse().expect("url");
         let body =
             r#"[{"name":"host3","address":null,"data_root":null,"roles":["mimir:ingester"]}]"#;
-        let a = decode::<Vec<HostRecord>>(&url, StatusCode::OK, body).expect("decodes");
+        let a = decode::<Vec<HostRecord>>(&url, &reply(StatusCode::OK, body)).expect("decodes");
         assert_eq!(a.value[0].name.as_str(), "host3");
         assert_eq!(a.json[0]["roles"][0], "mimir:ingester");
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use lgtm_model::consistency;
 use lgtm_model::render::RenderError;
-use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness, RolloutStatus};
+use lgtm_model::wire::{ClusterStatus, HostStatus, Known, Liveness, RolloutStatus};
 use lgtm_model::{Backend, HostName};
 
 use crate::cluster::View;
@@ -59,7 +59,7 @@ pub fn cluster_status(
             HostStatus {
                 name: name.clone(),
                 address: host.address,
-                roles: host.roles.clone(),
+                roles: Known::all(host.roles.iter().copied()),
                 liveness: liveness(last.map(|l| l.age), ttl).into(),
                 last_report_seconds_ago: last.map(|l| l.age.as_secs()),
                 desired_index: host.desired_index,
@@ -77,7 +77,7 @@ pub fn cluster_status(
         index: view.index,
         intent_index: view.intent_index,
         rollout,
-        backends,
+        backends: backends.into_iter().map(Into::into).collect(),
         hosts,
     }
 }

@@ -48,7 +48,7 @@ pub fn replication_factor(hosts: usize) -> u8 {
 }
 
 /// Replication of one replicated target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replication {
     /// The replicated target.
     pub role: Role,
@@ -59,7 +59,7 @@ pub struct Replication {
 }
 
 /// The verdict on one backend.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendConsistency {
     /// Which backend.
     pub backend: Backend,

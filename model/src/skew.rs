@@ -90,6 +90,22 @@ pub fn check(client: &str, coordinator: &str) -> Result<(), SkewError> {
     })
 }
 
+/// What to do about an answer this build cannot read, from the version the coordinator said.
+pub fn unreadable(coordinator: Option<&str>) -> String {
+    let this = Version::parse(VERSION).expect("this build's version reads");
+    match coordinator.map(|text| (text, Version::parse(text))) {
+        Some((text, Some(c))) if (c.major, c.minor) > (this.major, this.minor) => {
+            format!("the coordinator runs lgtm {text}: upgrade this program to {c}.x")
+        }
+        Some((text, _)) => format!(
+            "the coordinator runs lgtm {text:?}, not newer than this program: a defect, please report it with the answer"
+        ),
+        None => format!(
+            "the answer does not say its version ({HEADER} header): is the address an lgtm coordinator, not a proxy's page?"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +144,28 @@ mod tests {
                 ok,
                 "{client} with {coordinator}"
             );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_answer_says_whom_to_upgrade() {
+        let this = Version::parse(VERSION).expect("reads");
+        let newer = format!("{}.{}.0", this.major, this.minor + 1);
+        for (coordinator, want) in [
+            (
+                Some(newer.as_str()),
+                format!(
+                    "upgrade this program to {}.{}.x",
+                    this.major,
+                    this.minor + 1
+                ),
+            ),
+            (Some(VERSION), "a defect".to_owned()),
+            (Some("banana"), r#"lgtm "banana""#.to_owned()),
+            (None, "lgtm-version header".to_owned()),
+        ] {
+            let advice = unreadable(coordinator);
+            assert!(advice.contains(&want), "{coordinator:?}: {advice}");
         }
     }
 

@@ -16,18 +16,20 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Role;
-use crate::consistency::{AssignOutcome, BackendConsistency};
+use crate::consistency::AssignOutcome;
 use crate::names::{Backend, HostName};
 use crate::process::{Ports, ProcessId};
 
 mod known;
 mod plan;
+mod verdict;
 
 pub use known::Known;
 pub use plan::{
     Change, ChangePlan, GatewayAction, GatewayPlan, HostPlan, PlannedStep, ProcessAction,
     ProcessPlan, ReplicationChange,
 };
+pub use verdict::{BackendVerdict, ReplicationVerdict};
 
 /// API paths (all under `/v1` except health and metrics).
 pub mod paths {
@@ -166,7 +168,7 @@ pub struct HostRecord {
     /// Set once the agent registered.
     pub data_root: Option<String>,
     /// Roles assigned, sorted.
-    pub roles: Vec<Role>,
+    pub roles: Vec<Known<Role>>,
     /// The host's new credential (`lgtm_host_...`), only in the answer to a registration
     /// with a join token: the only time it is shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +192,7 @@ pub struct AssignResponse {
     /// The host.
     pub host: HostName,
     /// The role, resolved (`mimir:ingester`).
-    pub role: Role,
+    pub role: Known<Role>,
     /// What happened.
     #[serde(flatten)]
     pub outcome: AssignOutcome,
@@ -202,7 +204,7 @@ pub struct AssignResponse {
     pub index: u64,
     /// Further roles the same request assigned (a bare `gateway`: every deployed backend's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_assigned: Vec<Role>,
+    pub also_assigned: Vec<Known<Role>>,
 }
 
 /// The result of an unassignment.
@@ -211,7 +213,7 @@ pub struct UnassignResponse {
     /// The host.
     pub host: HostName,
     /// The role removed.
-    pub role: Role,
+    pub role: Known<Role>,
     /// Cluster index after the change.
     pub index: u64,
     /// Things the operator should know (a required role is now missing, ...).
@@ -240,7 +242,7 @@ pub struct DrainResponse {
     /// The host.
     pub host: HostName,
     /// The roles unassigned.
-    pub roles: Vec<Role>,
+    pub roles: Vec<Known<Role>>,
     /// Cluster index after the change.
     pub index: u64,
     /// Things the operator should know.
@@ -267,7 +269,7 @@ pub struct Switched {
     /// The backend.
     pub backend: Backend,
     /// Its roles now, by host (gateways included).
-    pub hosts: BTreeMap<HostName, Vec<Role>>,
+    pub hosts: BTreeMap<HostName, Vec<Known<Role>>>,
     /// Cluster index after the change.
     pub index: u64,
     /// Things the operator should know.
@@ -377,7 +379,7 @@ pub struct RenderedProcess {
     /// Its systemd unit.
     pub unit: String,
     /// Roles it runs, sorted.
-    pub roles: Vec<Role>,
+    pub roles: Vec<Known<Role>>,
     /// Absolute data directory.
     pub data_dir: String,
     /// The YAML config with every secret value replaced by `<redacted>`.
@@ -537,7 +539,7 @@ pub struct ClusterStatus {
     #[serde(default)]
     pub rollout: RolloutStatus,
     /// Per backend verdict, in `Backend::ALL` order.
-    pub backends: Vec<BackendConsistency>,
+    pub backends: Vec<BackendVerdict>,
     /// Per host state, sorted by name.
     pub hosts: Vec<HostStatus>,
 }
@@ -550,7 +552,7 @@ pub struct HostStatus {
     /// Address, once registered.
     pub address: Option<IpAddr>,
     /// Roles assigned.
-    pub roles: Vec<Role>,
+    pub roles: Vec<Known<Role>>,
     /// Whether the agent is heard from.
     pub liveness: Known<Liveness>,
     /// Seconds since the last report.
@@ -577,7 +579,7 @@ mod tests {
     fn assign_response_round_trips() {
         let a = AssignResponse {
             host: "host3".parse().expect("host"),
-            role: "mimir:ingester".parse().expect("role"),
+            role: Known::Is("mimir:ingester".parse().expect("role")),
             outcome: AssignOutcome::Added,
             host_registered: false,
             warnings: vec!["w".into()],

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 use lgtm_model::process::{ProcessId, processes};
-use lgtm_model::wire::{AssignRequest, Change, DrainRequest, SwitchRequest};
+use lgtm_model::wire::{AssignRequest, Change, DrainRequest, Known, SwitchRequest};
 use lgtm_model::{HostName, Role, settings};
 
 use crate::cli::{
@@ -173,7 +173,7 @@ async fn unassign(client: &Client, out: Output, u: UnassignRole) -> Result<(), C
     let r = &answer.value;
     eprint!("{}", output::warnings(&r.warnings));
     print(out, &answer, output::unassigned(r));
-    let gone: Vec<String> = processes(&[r.role])
+    let gone: Vec<String> = processes(&Known::known_values(std::slice::from_ref(&r.role)))
         .keys()
         .map(ProcessId::unit_name)
         .collect();
@@ -232,7 +232,7 @@ async fn switch(client: &Client, out: Output, s: Switch) -> Result<(), CtlError>
 
 /// Drained: every unit of the roles unassigned is gone, those draining included.
 fn drained_goal(r: &lgtm_model::wire::DrainResponse) -> Goal {
-    let mut gone: Vec<String> = processes(&r.roles)
+    let mut gone: Vec<String> = processes(&Known::known_values(&r.roles))
         .keys()
         .map(ProcessId::unit_name)
         .collect();

@@ -11,7 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use lgtm_model::process::{ProcessId, processes};
-use lgtm_model::wire::{ClusterStatus, HostStatus, Liveness, RolloutProcess};
+use lgtm_model::wire::{ClusterStatus, HostStatus, Known, Liveness, RolloutProcess};
 use lgtm_model::{Backend, HostName};
 
 use crate::client::Client;
@@ -55,7 +55,10 @@ pub fn switch_goals(status: &ClusterStatus, backend: Backend, index: u64) -> Vec
         .hosts
         .iter()
         .filter_map(|h| {
-            let needed: Vec<String> = processes(&h.roles).keys().map(|p| p.unit_name()).collect();
+            let needed: Vec<String> = processes(&Known::known_values(&h.roles))
+                .keys()
+                .map(|p| p.unit_name())
+                .collect();
             let gone: Vec<String> = h
                 .units
                 .iter()
@@ -65,7 +68,10 @@ pub fn switch_goals(status: &ClusterStatus, backend: Backend, index: u64) -> Vec
                 .map(|u| u.unit.clone())
                 .filter(|u| !needed.contains(u))
                 .collect();
-            let runs = h.roles.iter().any(|r| r.backend() == backend);
+            let runs = h
+                .roles
+                .iter()
+                .any(|r| r.known().is_some_and(|r| r.backend() == backend));
             (runs || !gone.is_empty()).then(|| Goal {
                 host: h.name.clone(),
                 index,
@@ -99,7 +105,11 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
     }
     // A gateway's routes follow the readiness of what it routes to, which changes its desired
     // state after the goal was set: it has converged once it routes by what is ready now.
-    let target = if h.roles.iter().any(|r| r.is_gateway()) {
+    let target = if h
+        .roles
+        .iter()
+        .any(|r| r.known().is_some_and(|r| r.is_gateway()))
+    {
         h.desired_index
     } else {
         goal.index.min(h.desired_index)
@@ -124,9 +134,15 @@ pub fn decide(status: &ClusterStatus, goal: &Goal) -> Verdict {
     if let Some(failed) = failed_actions(h) {
         return Verdict::Failed(failed);
     }
-    let mut needed: Vec<String> = processes(&h.roles).keys().map(|p| p.unit_name()).collect();
+    let mut needed: Vec<String> = processes(&Known::known_values(&h.roles))
+        .keys()
+        .map(|p| p.unit_name())
+        .collect();
     // Gateway roles are no backend process: the host's one nginx unit serves them all.
-    if h.roles.iter().any(|r| r.is_gateway()) {
+    if h.roles
+        .iter()
+        .any(|r| r.known().is_some_and(|r| r.is_gateway()))
+    {
         needed.push("lgtm-gateway.service".into());
     }
     for unit in &needed {

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use lgtm_model::Backend;
-use lgtm_model::wire::{SwitchRequest, Switched};
+use lgtm_model::wire::{Known, SwitchRequest, Switched};
 
 use super::extract::{CHECK_INDEX, JsonBody, PathParams, QueryParams};
 use super::hosts::{retiring, unexpected};
@@ -32,7 +32,7 @@ pub async fn switch(
         Reply::Switched { hosts, warnings } => Ok(Json(Switched {
             draining: draining(&s, backend),
             backend,
-            hosts,
+            hosts: hosts.into_iter().map(|(h, r)| (h, Known::all(r))).collect(),
             index: applied.index,
             warnings,
         })),

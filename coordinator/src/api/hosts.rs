@@ -6,7 +6,7 @@ use axum::{Extension, Json};
 use lgtm_model::HostName;
 use lgtm_model::rollout::ProcessKey;
 use lgtm_model::wire::{
-    AssignRequest, AssignResponse, DrainRequest, DrainResponse, HostRecord, HostRemoved,
+    AssignRequest, AssignResponse, DrainRequest, DrainResponse, HostRecord, HostRemoved, Known,
     RegisterRequest, UnassignResponse,
 };
 
@@ -166,12 +166,12 @@ pub async fn assign(
             }
             Ok(Json(AssignResponse {
                 host,
-                role,
+                role: role.into(),
                 outcome,
                 host_registered,
                 warnings,
                 index: applied.index,
-                also_assigned: also,
+                also_assigned: Known::all(also),
             }))
         }
         other => Err(unexpected(&other)),
@@ -199,7 +199,7 @@ pub async fn unassign(
             Ok(Json(UnassignResponse {
                 draining: draining(&s, &host),
                 host,
-                role,
+                role: role.into(),
                 index: applied.index,
                 warnings,
             }))
@@ -228,7 +228,7 @@ pub async fn drain(
         Reply::Drained { roles, warnings } => Ok(Json(DrainResponse {
             draining: draining(&s, &host),
             host,
-            roles,
+            roles: Known::all(roles),
             index: applied.index,
             warnings,
         })),

@@ -7,7 +7,7 @@ use axum::extract::State;
 use lgtm_model::Backend;
 use lgtm_model::render::redact::redact;
 use lgtm_model::settings::Secrets;
-use lgtm_model::wire::{RenderedHost, RenderedProcess};
+use lgtm_model::wire::{Known, RenderedHost, RenderedProcess};
 
 use super::extract::{PathParams, QueryParams};
 use super::{AppState, HttpError, host_param};
@@ -43,7 +43,7 @@ pub async fn rendered(
             unit: p.id.unit_name(),
             config: redact(p.id.backend, &p.config, &none),
             id: p.id,
-            roles: p.roles,
+            roles: Known::all(p.roles),
             data_dir: p.data_dir,
         })
         .collect();

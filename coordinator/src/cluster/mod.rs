@@ -680,7 +680,10 @@ impl Core {
                 )
             }),
             replication: preview::replication(&before, &after),
-            consistency: preview::consistency(&before, &after),
+            consistency: preview::consistency(&before, &after)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         })
     }
 

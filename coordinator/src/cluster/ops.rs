@@ -16,7 +16,7 @@ use lgtm_model::render::HostIntent;
 use lgtm_model::rollout;
 use lgtm_model::rollout::Event;
 use lgtm_model::settings::{self, SettingError};
-use lgtm_model::wire::HostRecord;
+use lgtm_model::wire::{HostRecord, Known};
 use lgtm_model::{Backend, HostName, Role};
 
 use super::intent::{Intent, assignments};
@@ -798,7 +798,7 @@ pub fn record(name: &HostName, host: &HostIntent) -> HostRecord {
         name: name.clone(),
         address: host.address,
         data_root: host.data_root.clone(),
-        roles: host.roles.clone(),
+        roles: Known::all(host.roles.iter().copied()),
         credential: None,
     }
 }

@@ -8,7 +8,7 @@ use lgtm_model::render::redact::redact;
 use lgtm_model::rollout::{self, Event, Health, Policy, ProcessKey, Rollout, Tick};
 use lgtm_model::settings::Secrets;
 use lgtm_model::wire::{
-    DesiredGateway, DesiredProcess, GatewayAction, GatewayPlan, HostPlan, PlannedStep,
+    DesiredGateway, DesiredProcess, GatewayAction, GatewayPlan, HostPlan, Known, PlannedStep,
     ProcessAction, ProcessPlan, ReplicationChange,
 };
 use lgtm_model::{Backend, HostName, Role};
@@ -258,7 +258,7 @@ pub fn replication(
                 will.get(role).copied().unwrap_or(0),
             );
             (b != a).then_some(ReplicationChange {
-                role: *role,
+                role: Known::Is(*role),
                 before: b,
                 after: a,
             })

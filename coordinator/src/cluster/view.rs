@@ -8,7 +8,7 @@ use lgtm_model::process::ProcessId;
 use lgtm_model::render::RenderError;
 use lgtm_model::rollout::{Rollout, Waiting};
 use lgtm_model::settings::Settings;
-use lgtm_model::wire::{DesiredState, HostRecord};
+use lgtm_model::wire::{DesiredState, HostRecord, Known};
 use lgtm_model::{HostName, Role};
 
 use super::intent::Rendered;
@@ -66,7 +66,7 @@ impl View {
             name: host.clone(),
             address: h.address,
             data_root: h.data_root.clone(),
-            roles: h.roles.clone(),
+            roles: Known::all(h.roles.iter().copied()),
             credential: None,
         })
     }

@@ -22,6 +22,19 @@ pub enum Known<T> {
 }
 
 impl<T> Known<T> {
+    /// Values this build knows, as an answer carries them.
+    pub fn all(values: impl IntoIterator<Item = T>) -> Vec<Known<T>> {
+        values.into_iter().map(Known::Is).collect()
+    }
+
+    /// The values of `list` this build knows, in order; newer ones are left out.
+    pub fn known_values(list: &[Known<T>]) -> Vec<T>
+    where
+        T: Clone,
+    {
+        list.iter().filter_map(Known::known).cloned().collect()
+    }
+
     /// The value, when this build knows it.
     pub fn known(&self) -> Option<&T> {
         match self {

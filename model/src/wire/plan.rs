@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Known;
+use super::{BackendVerdict, Known};
 use crate::catalog::Role;
-use crate::consistency::BackendConsistency;
 use crate::names::{Backend, HostName};
 
 /// A change to plan: the same operations the changing endpoints take.
@@ -95,7 +94,7 @@ pub struct ChangePlan {
     /// Replication factors that would change.
     pub replication: Vec<ReplicationChange>,
     /// Every backend deployed before or after, as it would stand after the change.
-    pub consistency: Vec<BackendConsistency>,
+    pub consistency: Vec<BackendVerdict>,
 }
 
 /// One host's part of a plan.
@@ -178,7 +177,7 @@ pub struct PlannedStep {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReplicationChange {
     /// The replicated target, e.g. `loki:ingester`.
-    pub role: Role,
+    pub role: Known<Role>,
     /// Its factor now (0: not deployed).
     pub before: u8,
     /// Its factor after the change (0: no longer deployed).

@@ -331,7 +331,7 @@ fn real_loki_simple_scalable_keeps_every_line_across_flush_and_rolling_restarts(
     assert!(
         loki.replication
             .iter()
-            .any(|r| r.role.name() == "ingester" && r.factor == 3),
+            .any(|r| r.role.known().is_some_and(|r| r.name() == "ingester") && r.factor == 3),
         "{loki:#?}"
     );
     let gw = lab.host(1).addr(LOKI_PORT);

@@ -14,8 +14,8 @@ pub use rollout::rollout;
 use lgtm_model::Role;
 use lgtm_model::consistency::AssignOutcome;
 use lgtm_model::wire::{
-    AssignResponse, DrainResponse, HostRecord, HostRemoved, SettingChanged, SettingEntry, Switched,
-    UnassignResponse,
+    AssignResponse, DrainResponse, HostRecord, HostRemoved, Known, SettingChanged, SettingEntry,
+    Switched, UnassignResponse,
 };
 
 pub use table::{Table, printable, printable_lines};
@@ -27,11 +27,11 @@ pub fn json(value: &serde_json::Value) -> String {
     s
 }
 
-/// Roles as `mimir:ingester, mimir:querier`.
-pub fn join_roles(roles: &[Role]) -> String {
+/// Roles as `mimir:ingester, mimir:querier`; one a newer coordinator added as it says it.
+pub fn join_roles(roles: &[Known<Role>]) -> String {
     roles
         .iter()
-        .map(Role::to_string)
+        .map(|r| printable(&r.to_string()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -42,7 +42,10 @@ pub fn or_dash(s: &str) -> String {
 }
 
 /// A role as resolved by the coordinator; a meta-role also says what it runs.
-fn role_with_expansion(role: Role) -> String {
+fn role_with_expansion(role: &Known<Role>) -> String {
+    let Known::Is(role) = *role else {
+        return join_roles(std::slice::from_ref(role));
+    };
     if role.is_meta() {
         let targets: Vec<&str> = role.expand().iter().map(|r| r.name()).collect();
         format!("{role} ({})", targets.join(", "))
@@ -53,9 +56,9 @@ fn role_with_expansion(role: Role) -> String {
 
 /// "assigned mimir:ingester to host3 (index 12)".
 pub fn assigned(a: &AssignResponse) -> String {
-    let mut role = role_with_expansion(a.role);
+    let mut role = role_with_expansion(&a.role);
     for also in &a.also_assigned {
-        role.push_str(&format!(" and {also}"));
+        role.push_str(&format!(" and {}", join_roles(std::slice::from_ref(also))));
     }
     match a.outcome {
         AssignOutcome::Added => format!("assigned {role} to {} (index {})\n", a.host, a.index),
@@ -70,7 +73,7 @@ pub fn assigned(a: &AssignResponse) -> String {
 pub fn unassigned(u: &UnassignResponse) -> String {
     let mut out = format!(
         "unassigned {} from {} (index {})\n",
-        role_with_expansion(u.role),
+        role_with_expansion(&u.role),
         u.host,
         u.index
     );

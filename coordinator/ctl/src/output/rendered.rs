@@ -46,7 +46,7 @@ mod tests {
             processes: vec![RenderedProcess {
                 id,
                 unit: id.unit_name(),
-                roles: vec![role],
+                roles: vec![role.into()],
                 data_dir: "/var/lib/lgtm/loki".into(),
                 config: "a: 1\nb: <redacted>\n".into(),
             }],

@@ -1,8 +1,10 @@
 //! `lgtmctl status` and `lgtmctl host show` as text: desired state and reported state, labelled.
 
-use lgtm_model::consistency::BackendConsistency;
+use lgtm_model::Role;
 use lgtm_model::process::processes;
-use lgtm_model::wire::{ClusterStatus, HostRecord, HostStatus, Known, Liveness, UnitStatus};
+use lgtm_model::wire::{
+    BackendVerdict, ClusterStatus, HostRecord, HostStatus, Known, Liveness, UnitStatus,
+};
 
 use super::table::{Table, first_line, printable};
 use super::{join_roles, or_dash};
@@ -48,7 +50,7 @@ fn report_ages(hosts: &[HostStatus]) -> String {
 }
 
 /// The backends table and their warnings.
-pub fn backends(list: &[BackendConsistency]) -> String {
+pub fn backends(list: &[BackendVerdict]) -> String {
     let mut t = Table::new(&["BACKEND", "STATE", "REPLICATION"]);
     for b in list {
         let state = if !b.deployed {
@@ -56,7 +58,7 @@ pub fn backends(list: &[BackendConsistency]) -> String {
         } else if b.consistent {
             "consistent".to_owned()
         } else {
-            let names: Vec<&str> = b.missing.iter().map(|r| r.name()).collect();
+            let names: Vec<String> = b.missing.iter().map(short_name).collect();
             format!("MISSING {}", names.join(", "))
         };
         let replication: Vec<String> = b
@@ -64,7 +66,12 @@ pub fn backends(list: &[BackendConsistency]) -> String {
             .iter()
             .map(|r| {
                 let s = if r.hosts == 1 { "" } else { "s" };
-                format!("{} RF {} on {} host{s}", r.role.name(), r.factor, r.hosts)
+                format!(
+                    "{} RF {} on {} host{s}",
+                    short_name(&r.role),
+                    r.factor,
+                    r.hosts
+                )
             })
             .collect();
         t.row([
@@ -78,6 +85,14 @@ pub fn backends(list: &[BackendConsistency]) -> String {
         out.push_str(&format!("warning: {}\n", printable(w)));
     }
     out
+}
+
+/// A role without its backend (the row names it); one a newer coordinator added as it says it.
+fn short_name(role: &Known<Role>) -> String {
+    match role {
+        Known::Is(r) => r.name().to_owned(),
+        Known::Newer(text) => printable(text.split_once(':').map_or(text, |(_, name)| name)),
+    }
 }
 
 /// The hosts table: desired roles and index beside what the agent reported.
@@ -145,7 +160,7 @@ pub fn units(list: &[HostStatus], with_host: bool) -> String {
 
 fn unit_rows(h: &HostStatus) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = h.units.iter().map(unit_row).collect();
-    for id in processes(&h.roles).keys() {
+    for id in processes(&Known::known_values(&h.roles)).keys() {
         let unit = id.unit_name();
         if !h.units.iter().any(|u| u.unit == unit) {
             let empty = String::new;

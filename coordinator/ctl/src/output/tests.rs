@@ -1,16 +1,15 @@
 //! Formatting tests: fixed inputs, the exact text an operator sees.
 
-use lgtm_model::consistency::{BackendConsistency, Replication};
 use lgtm_model::wire::{
-    ActionResult, ClusterStatus, DrainResponse, HostFacts, HostStatus, Liveness, RolloutProcess,
-    RolloutStatus, UnitStatus,
+    ActionResult, BackendVerdict, ClusterStatus, DrainResponse, HostFacts, HostStatus, Liveness,
+    ReplicationVerdict, RolloutProcess, RolloutStatus, UnitStatus,
 };
 use lgtm_model::{Backend, HostName};
 
 use super::*;
 
-fn role(s: &str) -> Role {
-    s.parse().expect("test role")
+fn role(s: &str) -> Known<Role> {
+    Known::Is(s.parse().expect("test role"))
 }
 
 fn name(s: &str) -> HostName {
@@ -18,31 +17,31 @@ fn name(s: &str) -> HostName {
 }
 
 fn sample_status() -> ClusterStatus {
-    let mimir = BackendConsistency {
+    let mimir = BackendVerdict {
         backend: Backend::Mimir,
         deployed: true,
         consistent: false,
         missing: vec![role("mimir:querier"), role("mimir:ruler")],
-        replication: vec![Replication {
+        replication: vec![ReplicationVerdict {
             role: role("mimir:ingester"),
             hosts: 1,
             factor: 1,
         }],
         warnings: vec!["mimir:ingester runs with replication factor 1 (1 host): losing one host loses data; assign it to at least 3 hosts".into()],
     };
-    let loki = BackendConsistency {
+    let loki = BackendVerdict {
         backend: Backend::Loki,
         deployed: true,
         consistent: true,
         missing: vec![],
-        replication: vec![Replication {
+        replication: vec![ReplicationVerdict {
             role: role("loki:ingester"),
             hosts: 3,
             factor: 3,
         }],
         warnings: vec![],
     };
-    let tempo = BackendConsistency {
+    let tempo = BackendVerdict {
         backend: Backend::Tempo,
         deployed: false,
         consistent: false,
@@ -157,6 +156,28 @@ fn a_newer_coordinators_liveness_is_shown_as_it_says_it() {
         got.contains("host1  loki:all, mimir:write  draining\\u{1b}[0m, 3s ago"),
         "{got}"
     );
+}
+
+#[test]
+fn a_newer_coordinators_roles_are_shown_as_it_says_them() {
+    // A role this build lacks, assigned, missing and replicated: the status still reads.
+    let mut json = serde_json::to_value(sample_status()).expect("serializes");
+    json["hosts"][0]["roles"][1] = "loki:bloom-planner".into();
+    json["backends"][0]["missing"][1] = "mimir:usage-tracker".into();
+    json["backends"][1]["replication"][0]["role"] = "loki:pattern-ingester".into();
+    let s: ClusterStatus = serde_json::from_value(json).expect("an older lgtmctl reads it");
+    assert_eq!(
+        s.hosts[0].roles[1],
+        Known::Newer("loki:bloom-planner".into())
+    );
+    let got = status::status(&s);
+    for want in [
+        "host1  loki:all, loki:bloom-planner  alive, 3s ago",
+        "MISSING querier, usage-tracker",
+        "pattern-ingester RF 3 on 3 hosts",
+    ] {
+        assert!(got.contains(want), "{want}\n{got}");
+    }
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn host(roles: &[&str], desired: u64, applied: Option<u64>, units: Vec<UnitStatu
     HostStatus {
         name: "host3".parse().expect("name"),
         address: None,
-        roles: roles.iter().map(|r| role(r)).collect(),
+        roles: roles.iter().map(|r| Known::Is(role(r))).collect(),
         liveness: if applied.is_some() {
             Liveness::Alive
         } else {
