@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use lgtm_model::rollout::{self, Event, Health, ProcessKey, Tick};
+use lgtm_model::rollout::{self, Event, Health, ProcessKey, Tick, Waiting};
 use lgtm_model::wire::{DesiredProcess, Report, RolloutProcess, RolloutStatus};
 use lgtm_model::{Backend, drain, ring};
 
@@ -242,9 +242,20 @@ async fn tick(
         notes.insert(first.key.clone(), why);
     }
     state.rollout_notes.set(notes);
-    let events = rollout::advance(&r.machine, &tick);
+    let mut events = rollout::advance(&r.machine, &tick);
     if events.is_empty() {
         return;
+    }
+    let mut now = now;
+    for e in &mut events {
+        let Event::Flush(backend) = *e else { continue };
+        if let Err(why) = flush_in_place(http, &view, &r.waiting, backend).await {
+            *e = Event::Pause(format!(
+                "{backend}'s ingesters must flush before its queriers read at the higher replication factor, but {why}; fix it, then `lgtmctl rollout resume`"
+            ));
+        }
+        // Settling counts from when the blocks are stored: after the flush answered.
+        now = crate::credentials::now();
     }
     for e in &events {
         match e {
@@ -263,6 +274,12 @@ async fn tick(
             }
             Event::Done(key) => tracing::info!(process = %key, "rollout: restarted and healthy"),
             Event::Pause(why) => tracing::warn!(reason = %why, "rollout: paused"),
+            Event::Flush(backend) => {
+                tracing::info!(%backend, "rollout: ingesters flushed; queriers move once their block lists show it")
+            }
+            Event::Settled(backend) => {
+                tracing::info!(%backend, "rollout: nothing waits for a flush any more")
+            }
         }
     }
     let op = Op::Rollout(RolloutOp::Decide { events, now });
@@ -381,6 +398,41 @@ fn ring_peers(view: &View, key: &ProcessKey, process: &DesiredProcess) -> Vec<So
         );
     }
     out
+}
+
+/// Makes `backend`'s ingesters that wait [`rollout::after_flush`] write what they hold to the
+/// object store, staying in their rings: those are the ones holding data written at the old
+/// replication factor.
+async fn flush_in_place(
+    http: &reqwest::Client,
+    view: &View,
+    waiting: &[Waiting],
+    backend: Backend,
+) -> Result<(), String> {
+    for w in waiting
+        .iter()
+        .filter(|w| w.key.process.backend == backend && w.after_flush.is_some())
+    {
+        let Some(hv) = view.hosts.get(&w.key.host) else {
+            continue;
+        };
+        let Ok(content) = &hv.rendered else { continue };
+        let Some(p) = content.processes.iter().find(|p| p.id == w.key.process) else {
+            continue;
+        };
+        if drain::flush(&p.roles).is_none() {
+            continue;
+        }
+        let address = hv
+            .address
+            .ok_or_else(|| format!("{} has no address", w.key.host))?;
+        let at = SocketAddr::new(address, p.ports.http);
+        flush(http, at, &[drain::TEMPO_FLUSH])
+            .await
+            .map_err(|e| format!("{}: {e}", w.key))?;
+        tracing::info!(process = %w.key, "rollout: flushed, staying in its ring");
+    }
+    Ok(())
 }
 
 /// Makes a process flush and leave its ring: each call in order, each must succeed.

@@ -20,6 +20,10 @@ use crate::consistency;
 use crate::names::{Backend, HostName};
 use crate::process::ProcessId;
 
+/// `POST` that makes a Tempo ingester write what it holds to the object store and stay in its
+/// ring: answered once the blocks are stored.
+pub const TEMPO_FLUSH: &str = "/flush";
+
 /// `POST` requests that make an ingester flush and leave its ring, in order, and the ring
 /// page where it is seen gone, by backend.
 const INGESTER: &[(Backend, &[&str], &str)] = &[
@@ -29,7 +33,11 @@ const INGESTER: &[(Backend, &[&str], &str)] = &[
         &["/ingester/shutdown?flush=true&delete_ring_tokens=true&terminate=false"],
         "/ring",
     ),
-    (Backend::Tempo, &["/flush", "/shutdown"], "/ingester/ring"),
+    (
+        Backend::Tempo,
+        &[TEMPO_FLUSH, "/shutdown"],
+        "/ingester/ring",
+    ),
 ];
 
 /// How a process running `roles` is drained.

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod consistency;
 pub mod drain;
 pub mod gateway;
+pub mod go_duration;
 pub mod names;
 pub mod process;
 pub mod render;

@@ -212,6 +212,28 @@ pub fn replication_moves(old: &str, new: &str) -> bool {
         .any(|(path, f)| will.get(path).is_some_and(|g| g != f))
 }
 
+/// The value at `path` in a rendered config, if the config reads and has it.
+fn value_at(config: &str, path: &[&str]) -> Option<Value> {
+    let mut v: Value = serde_yaml_ng::from_str(config).ok()?;
+    for key in path {
+        v = v.get_mut(*key)?.take();
+    }
+    Some(v)
+}
+
+/// The number at `path` in a rendered config (`ingester.lifecycler.ring.replication_factor`).
+pub fn number_at(config: &str, path: &[&str]) -> Option<f64> {
+    value_at(config, path)?.as_f64()
+}
+
+/// The text at `path` in a rendered config (`storage.trace.blocklist_poll`).
+pub fn text_at(config: &str, path: &[&str]) -> Option<String> {
+    match value_at(config, path)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
 /// One process being rendered, with everything about the cluster it needs.
 struct Ctx<'a> {
     cluster: Cluster<'a>,

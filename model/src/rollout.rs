@@ -16,8 +16,15 @@
 //! flush and leave its ring ([`crate::drain`]); only once it left is its removal released
 //! to its host. A retirement that does not finish in time pauses the rollout too.
 //!
-//! Only decisions are durable ([`Rollout`]: the steps in flight and a pause); health is
-//! observed anew on every tick and handed to [`advance`].
+//! A replication factor that rises changes how Tempo reads: a trace written at the old factor
+//! lives on one ingester, and a querier at the new factor answers from a quorum of
+//! ingesters, which may not include it. Processes whose restart makes them read that way
+//! ([`after_flush`]) wait until their backend's distributors write at the new factor, its
+//! ingesters were flushed to object storage, and the queriers' block lists had time to show
+//! the flushed blocks.
+//!
+//! Only decisions are durable ([`Rollout`]: the steps in flight, flushes and a pause);
+//! health is observed anew on every tick and handed to [`advance`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -27,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::names::{Backend, HostName};
 use crate::process::ProcessId;
 use crate::wire::DesiredProcess;
+use crate::{Role, go_duration, render};
 
 /// A process on a host: what one step restarts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -77,6 +85,10 @@ pub struct Rollout {
     pub steps: Vec<Step>,
     /// Set while paused.
     pub paused: Option<Pause>,
+    /// Backends whose ingesters were flushed for processes waiting [`after_flush`], and
+    /// when (Unix seconds).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flushed: BTreeMap<Backend, u64>,
 }
 
 /// A restart permitted.
@@ -125,6 +137,9 @@ pub struct Waiting {
     pub stateful: bool,
     /// Whether it waits for its removal (the target no longer has it).
     pub retire: bool,
+    /// Set when it restarts only after its backend's ingesters were flushed, this many
+    /// seconds after the flush ([`after_flush`]).
+    pub after_flush: Option<u64>,
 }
 
 /// A restart permitted on this tick.
@@ -192,6 +207,11 @@ pub enum Event {
     Done(ProcessKey),
     /// Stop permitting restarts.
     Pause(String),
+    /// Flush the backend's ingesters now: only its processes waiting [`after_flush`] are
+    /// left to restart.
+    Flush(Backend),
+    /// No process of the backend waits for a flush any more.
+    Settled(Backend),
 }
 
 /// The decisions of one tick. Pure: the same state and tick always decide the same.
@@ -262,17 +282,106 @@ pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
     }
     let in_flight: BTreeSet<&ProcessKey> = state.steps.iter().map(|s| &s.key).collect();
     for backend in Backend::ALL {
+        let of_backend = |w: &&Waiting| w.key.process.backend == backend;
+        let gated = tick
+            .waiting
+            .iter()
+            .filter(of_backend)
+            .any(|w| w.after_flush.is_some());
+        let flushed = state.flushed.get(&backend).copied();
+        if flushed.is_some() && !gated {
+            events.push(Event::Settled(backend));
+        }
         if busy.contains(&backend) {
             continue;
         }
         let candidates: Vec<&Waiting> = tick
             .waiting
             .iter()
-            .filter(|w| w.key.process.backend == backend && !in_flight.contains(&w.key))
+            .filter(of_backend)
+            .filter(|w| !in_flight.contains(&w.key))
             .collect();
-        events.extend(wave(&candidates, tick).into_iter().map(Event::Permit));
+        // Everything else first: the distributors then write at the new factor, and what
+        // is flushed is all that was written at the old one.
+        let waits_for_flush = |w: &&Waiting| w.after_flush.is_some();
+        if flushed.is_none()
+            && !candidates.is_empty()
+            && candidates.iter().all(waits_for_flush)
+        {
+            events.push(Event::Flush(backend));
+            continue;
+        }
+        let open = |w: &&&Waiting| match (w.after_flush, flushed) {
+            (None, _) => true,
+            (Some(settle), Some(at)) => tick.now >= at.saturating_add(settle),
+            (Some(_), None) => false,
+        };
+        let ready: Vec<&Waiting> = candidates.iter().filter(open).copied().collect();
+        events.extend(wave(&ready, tick).into_iter().map(Event::Permit));
     }
     events
+}
+
+/// When the first process waiting [`after_flush`] of a flushed backend may restart, if one
+/// waits for that still.
+pub fn settles_at(state: &Rollout, waiting: &[Waiting], now: u64) -> Option<u64> {
+    waiting
+        .iter()
+        .filter_map(|w| {
+            let at = state.flushed.get(&w.key.process.backend)?;
+            Some(at.saturating_add(w.after_flush?))
+        })
+        .filter(|at| *at > now)
+        .min()
+}
+
+/// Extra seconds after a flush before a querier's block list may show the blocks: the
+/// ingesters complete and upload them after answering the flush.
+const UPLOAD_SECONDS: u64 = 15;
+
+/// Tempo's `storage.trace.blocklist_poll` when a config leaves it out.
+const DEFAULT_BLOCKLIST_POLL_SECONDS: f64 = 300.0;
+
+/// How many seconds after its backend's ingesters were flushed a process running `held` may
+/// restart as `target`, when that restart makes it read traces from a smaller share of the
+/// ingesters: a Tempo querier or ingester whose ingester replication factor rises.
+///
+/// A querier asks every ingester for a trace by id and answers once all but
+/// `replication_factor / 2` did (dskit `ReplicationSet.Do`); at factor 1 that is all of them,
+/// at 3 two of three, which misses a trace written at factor 1 on the third. Once the
+/// ingesters flushed it and the querier polled its block list (`storage.trace.blocklist_poll`;
+/// two polls, for the one under way), it finds it in object storage. Distributors move
+/// first; a process that also runs a distributor (`all`) cannot wait and is not held back.
+pub fn after_flush(held: &DesiredProcess, target: &DesiredProcess) -> Option<u64> {
+    let modules: BTreeSet<&str> = target
+        .roles
+        .iter()
+        .flat_map(|r| r.expand())
+        .map(Role::name)
+        .collect();
+    let reads = modules.contains("querier") || modules.contains("ingester");
+    if target.id.backend != Backend::Tempo
+        || !reads
+        || modules.contains("distributor")
+        || !render::replication_moves(&held.config, &target.config)
+    {
+        return None;
+    }
+    let path = ["ingester", "lifecycler", "ring", "replication_factor"];
+    let rises = match (
+        render::number_at(&held.config, &path),
+        render::number_at(&target.config, &path),
+    ) {
+        (Some(was), Some(will)) => will > was,
+        _ => false,
+    };
+    if !rises {
+        return None;
+    }
+    let poll = render::text_at(&target.config, &["storage", "trace", "blocklist_poll"])
+        .and_then(|t| go_duration::seconds(&t))
+        .unwrap_or(DEFAULT_BLOCKLIST_POLL_SECONDS);
+    Some((2.0 * poll).ceil() as u64 + UPLOAD_SECONDS)
 }
 
 /// The next wave of one backend.
@@ -350,8 +459,23 @@ pub fn blocked(state: &Rollout, tick: &Tick<'_>) -> Option<String> {
         return Some(format!("paused: {}", p.reason));
     }
     let events = advance(state, tick);
-    if !state.steps.is_empty() || events.iter().any(|e| matches!(e, Event::Permit(_))) {
+    if !state.steps.is_empty()
+        || events
+            .iter()
+            .any(|e| matches!(e, Event::Permit(_) | Event::Flush(_)))
+    {
         return None;
+    }
+    let settling = tick.waiting.iter().find_map(|w| {
+        let at = state.flushed.get(&w.key.process.backend)?;
+        let left = at.saturating_add(w.after_flush?).checked_sub(tick.now)?;
+        (left > 0).then_some((w, left))
+    });
+    if let Some((w, left)) = settling {
+        return Some(format!(
+            "{} waits {left}s more: {}'s replication factor rises, and the blocks its ingesters flushed must first show in the queriers' block lists (twice storage.trace.blocklist_poll), or a trace written before would be missed",
+            w.key, w.key.process.backend
+        ));
     }
     let first = tick.waiting.first()?;
     let down: Vec<String> = tick
@@ -404,6 +528,12 @@ impl Rollout {
                     gone.insert(key);
                 }
                 Event::Pause(reason) => self.pause(reason.clone(), now),
+                Event::Flush(backend) => {
+                    self.flushed.insert(*backend, now);
+                }
+                Event::Settled(backend) => {
+                    self.flushed.remove(backend);
+                }
             }
         }
         for s in self.steps.iter_mut().filter(|s| released.contains(&s.key)) {

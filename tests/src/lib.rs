@@ -8,6 +8,7 @@
 
 pub mod ansible;
 pub mod clients;
+pub mod clock;
 pub mod lab;
 pub mod procfs;
 pub mod s3;

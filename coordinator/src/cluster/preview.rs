@@ -182,6 +182,7 @@ pub fn waves(
         machine: Rollout {
             steps: machine.steps.clone(),
             paused: None,
+            flushed: machine.flushed.clone(),
         },
         held: held.clone(),
         baseline: None,
@@ -207,7 +208,17 @@ pub fn waves(
             left: &left,
         };
         let events = rollout::advance(&record.machine, &tick);
-        if events.is_empty() || events.iter().any(|e| matches!(e, Event::Pause(_))) {
+        if events.is_empty() {
+            // Waiting out a flush's settling time is only time passing.
+            match rollout::settles_at(&record.machine, &waiting, now) {
+                Some(at) => {
+                    now = at;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if events.iter().any(|e| matches!(e, Event::Pause(_))) {
             break;
         }
         let wave: Vec<PlannedStep> = events

@@ -150,14 +150,21 @@ impl Record {
         self.held
             .iter()
             .flat_map(|(host, ps)| {
-                let kept = kept(target, host);
-                ps.values().map(move |p| Waiting {
-                    key: ProcessKey {
-                        host: host.clone(),
-                        process: p.id,
-                    },
-                    stateful: rollout::is_stateful(&p.roles),
-                    retire: !kept.contains(&p.id),
+                let wanted: &[DesiredProcess] = match target.get(host) {
+                    Some(Ok(c)) => &c.processes,
+                    _ => &[],
+                };
+                ps.values().map(move |p| {
+                    let will = wanted.iter().find(|t| t.id == p.id);
+                    Waiting {
+                        key: ProcessKey {
+                            host: host.clone(),
+                            process: p.id,
+                        },
+                        stateful: rollout::is_stateful(&p.roles),
+                        retire: will.is_none(),
+                        after_flush: will.and_then(|t| rollout::after_flush(p, t)),
+                    }
                 })
             })
             .collect()

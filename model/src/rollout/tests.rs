@@ -14,6 +14,7 @@ fn waiting(host: &str, role: &str) -> Waiting {
         key: key(host, role),
         stateful: role.parse::<Role>().unwrap().is_stateful(),
         retire: false,
+        after_flush: None,
     }
 }
 
@@ -336,6 +337,7 @@ fn decisions_table() {
                 reason: "operator".into(),
                 at: 1,
             }),
+            flushed: BTreeMap::new(),
         };
         let tick = Tick {
             now: c.now,
@@ -843,6 +845,7 @@ fn a_retiring_member_that_is_down_still_waits_for_its_flush() {
 #[test]
 fn released_steps_are_stamped_once_with_their_hosts_index() {
     let mut r = Rollout {
+        flushed: BTreeMap::new(),
         steps: vec![
             Step {
                 released_at: None,
@@ -868,4 +871,151 @@ fn released_steps_are_stamped_once_with_their_hosts_index() {
     r.stamp_released(|_| 11);
     let got: Vec<Option<u64>> = r.steps.iter().map(|s| s.released_at).collect();
     assert_eq!(got, [Some(7), Some(11), Some(3)]);
+}
+
+/// A Tempo config as rendered: the ingester ring's factor, and a block list poll if set.
+fn tempo_config(factor: u8, poll: Option<&str>) -> String {
+    let poll = poll.map_or(String::new(), |p| {
+        format!("storage:\n  trace:\n    blocklist_poll: {p}\n")
+    });
+    format!("ingester:\n  lifecycler:\n    ring:\n      replication_factor: {factor}\n{poll}")
+}
+
+#[test]
+fn only_tempo_readers_of_a_rising_factor_wait_for_a_flush() {
+    let (one, three) = (tempo_config(1, Some("10s")), tempo_config(3, Some("10s")));
+    let cases = [
+        (
+            "querier, 1 -> 3, poll 10s",
+            "tempo:querier",
+            one.clone(),
+            three.clone(),
+            Some(35),
+        ),
+        (
+            "ingester, 1 -> 3",
+            ING,
+            one.clone(),
+            three.clone(),
+            Some(35),
+        ),
+        (
+            "querier, default poll (5m)",
+            "tempo:querier",
+            tempo_config(1, None),
+            tempo_config(3, None),
+            Some(615),
+        ),
+        (
+            "distributor: moves first",
+            DIST,
+            one.clone(),
+            three.clone(),
+            None,
+        ),
+        (
+            "all: runs a distributor too",
+            "tempo:all",
+            one.clone(),
+            three.clone(),
+            None,
+        ),
+        (
+            "querier, 3 -> 1: reads from all",
+            "tempo:querier",
+            three.clone(),
+            one.clone(),
+            None,
+        ),
+        (
+            "querier, factor unchanged",
+            "tempo:querier",
+            three.clone(),
+            three.clone(),
+            None,
+        ),
+        (
+            "loki read: not Tempo",
+            "loki:read",
+            "common:\n  replication_factor: 1\n".into(),
+            "common:\n  replication_factor: 3\n".into(),
+            None,
+        ),
+    ];
+    for (name, role, old, new, want) in cases {
+        let got = after_flush(&process(role, &old), &process(role, &new));
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// Tempo on two hosts moving from replication 1 to 3: distributors restart first, then the
+/// ingesters holding what was written at 1 are flushed, and only once the queriers' block
+/// lists can show it do queriers and ingesters restart; then the flush is forgotten.
+#[test]
+fn a_rising_tempo_factor_restarts_distributors_then_flushes_then_settles() {
+    const QUERIER: &str = "tempo:querier";
+    let gated = |host: &str, role: &str| Waiting {
+        after_flush: Some(35),
+        ..waiting(host, role)
+    };
+    let health: BTreeMap<ProcessKey, Health> = ["h1", "h2"]
+        .iter()
+        .flat_map(|h| [key(h, DIST), key(h, QUERIER), key(h, ING)])
+        .map(|k| (k, Health::Healthy { since: 0 }))
+        .collect();
+    let members: BTreeSet<ProcessKey> = ["h1", "h2"].iter().map(|h| key(h, ING)).collect();
+    let (drained, left) = (BTreeSet::new(), BTreeMap::new());
+    let decide = |state: &Rollout, waiting: &[Waiting], now: u64| {
+        let tick = Tick {
+            now,
+            policy: POLICY,
+            waiting,
+            health: &health,
+            stateful: &members,
+            drained: &drained,
+            left: &left,
+        };
+        (advance(state, &tick), blocked(state, &tick))
+    };
+    let mut all = vec![
+        waiting("h1", DIST),
+        waiting("h2", DIST),
+        gated("h1", QUERIER),
+        gated("h2", QUERIER),
+        gated("h1", ING),
+        gated("h2", ING),
+    ];
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut state = Rollout::default();
+
+    let (events, _) = decide(&state, &all, 50);
+    assert_eq!(permits(&events), ["lgtm-tempo-distributor.service on h1"]);
+
+    // The distributors are through: only gated processes are left, and nothing has flushed.
+    let gated_only: Vec<Waiting> = all
+        .iter()
+        .filter(|w| w.after_flush.is_some())
+        .cloned()
+        .collect();
+    let (events, _) = decide(&state, &gated_only, 80);
+    assert_eq!(events, [Event::Flush(Backend::Tempo)]);
+    state.apply_all(&events, 80);
+    assert_eq!(state.flushed.get(&Backend::Tempo), Some(&80));
+
+    let (events, why) = decide(&state, &gated_only, 100);
+    assert_eq!(events, [], "settling");
+    let why = why.expect("says why nothing restarts");
+    assert!(
+        why.contains("waits 15s more") && why.contains("blocklist_poll"),
+        "{why}"
+    );
+    assert_eq!(settles_at(&state, &gated_only, 100), Some(115));
+
+    let (events, _) = decide(&state, &gated_only, 115);
+    assert_eq!(permits(&events), ["lgtm-tempo-querier.service on h1"]);
+
+    let (events, _) = decide(&state, &[], 300);
+    assert_eq!(events, [Event::Settled(Backend::Tempo)]);
+    state.apply_all(&events, 300);
+    assert!(state.flushed.is_empty());
 }

@@ -46,17 +46,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let began = Instant::now();
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let s = since_epoch.as_secs() % 86_400;
-        let began_utc = format!(
-            "{:02}:{:02}:{:02}.{:03}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60,
-            since_epoch.subsec_millis()
-        );
+        let began_utc = lgtm_tests::clock::utc_now();
         let thread = std::thread::spawn(move || {
             let (mut ok, mut slow, mut failed) = (0, Vec::new(), Vec::new());
             while !flag.load(Ordering::SeqCst) {

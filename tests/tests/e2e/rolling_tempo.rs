@@ -3,9 +3,10 @@
 //! while traces keep coming and being fetched through the gateway.
 //!
 //! Tempo finds a trace by id from a quorum of ingesters (2 of 3 once at replication 3): a
-//! trace written at replication 1 lives on one ingester only, so from the moment queriers run
-//! replication 3 until that ingester flushed it to storage, fetches may miss it. The test
-//! counts those misses (BENCHMARKS.md) and requires every trace once flushed.
+//! trace written at replication 1 lives on one ingester only, and a querier at replication 3
+//! misses it unless it is in object storage and in the querier's block list. The rollout
+//! restarts the distributors first, flushes the ingesters, waits for two block list polls,
+//! and only then restarts queriers and ingesters: no fetch may miss a trace.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -23,13 +24,17 @@ use super::real::{
 use super::rolling::rollout_idle;
 use super::support::*;
 
+/// A fetch that found no span of a trace sent before.
+const MISSED: &str = "0 spans";
+
 /// What the load saw.
 #[derive(Debug, Default)]
 struct Load {
     sent: Vec<String>,
     refused: Vec<String>,
     fetches: usize,
-    fetch_failures: Vec<String>,
+    /// Failed fetches: when (UTC, as the lab's logs say it) and what.
+    fetch_failures: Vec<(String, String)>,
     /// Most ingesters not (active and ready) at one sample.
     max_down: usize,
     down_samples: Vec<String>,
@@ -95,19 +100,17 @@ fn real_tempo_replication_rises_from_1_to_3_under_load_without_a_refused_export(
         load.fetches,
         load.fetch_failures.len()
     );
-    let misses = load
-        .fetch_failures
-        .iter()
-        .filter(|f| *f == "0 spans")
-        .count();
+    let missed = |(_, what): &&(String, String)| what == MISSED;
+    let misses = load.fetch_failures.iter().filter(missed).count();
     eprintln!(
         "fetches that missed a trace written at replication 1: {misses}; other failures: {:#?}",
         load.fetch_failures
             .iter()
-            .filter(|f| *f != "0 spans")
+            .filter(|f| !missed(f))
             .collect::<Vec<_>>()
     );
     load.assert_clean();
+    assert_eq!(misses, 0, "a fetch missed a trace written at replication 1");
     let status = cluster_status(&lab);
     let tempo = status
         .backends
@@ -162,10 +165,12 @@ fn under_load(
             let query = gw.addr(TEMPO_QUERY_PORT);
             while !stop.load(Ordering::SeqCst) {
                 load.fetches += 1;
+                let sent = lgtm_tests::clock::utc_now();
                 match otlp::trace_spans(query, &seed[load.fetches % seed.len()]) {
                     Ok(2) => {}
-                    Ok(n) => load.fetch_failures.push(format!("{n} spans")),
-                    Err(e) => load.fetch_failures.push(e),
+                    Ok(0) => load.fetch_failures.push((sent, MISSED.into())),
+                    Ok(n) => load.fetch_failures.push((sent, format!("{n} spans"))),
+                    Err(e) => load.fetch_failures.push((sent, e)),
                 }
                 let down: Vec<&str> = sampled
                     .iter()

@@ -439,3 +439,76 @@ async fn a_host_removed_with_force_is_planned_to_stop_at_once() {
     assert_eq!(h3.processes[0].action, ProcessAction::Stop, "{h3:?}");
     assert!(plan.waves.iter().flatten().all(|s| s.host != h("h3")));
 }
+
+/// Tempo with a distributor, query-frontend, querier and ingester on h1 and h2 (replication
+/// 1), on S3.
+async fn tempo_at_replication_1(c: &Cluster) {
+    on_s3(c, "tempo").await;
+    let roles = [
+        "tempo:distributor",
+        "tempo:query-frontend",
+        "tempo:querier",
+        "tempo:ingester",
+    ];
+    for (n, host) in ["h1", "h2"].iter().enumerate() {
+        c.apply(register(host, &format!("198.18.0.{}", n + 2)))
+            .await
+            .unwrap();
+        for role in roles {
+            c.apply(assign(host, role)).await.unwrap();
+        }
+    }
+    c.apply(register("h3", "198.18.0.4")).await.unwrap();
+    for host in ["h1", "h2"] {
+        ready(c, host, &roles).await;
+    }
+    settle(c).await;
+}
+
+#[tokio::test]
+async fn a_third_tempo_ingester_moves_queriers_and_ingesters_after_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path());
+    tempo_at_replication_1(&c).await;
+    let plan = c.plan(assign("h3", "tempo:ingester")).await.unwrap();
+    let (distributor, querier, ingester) = (
+        "lgtm-tempo-distributor.service",
+        "lgtm-tempo-querier.service",
+        "lgtm-tempo-ingester.service",
+    );
+    assert_eq!(
+        steps(&plan),
+        vec![
+            vec![step("h1", distributor, ProcessAction::Restart)],
+            vec![step("h2", distributor, ProcessAction::Restart)],
+            vec![step("h1", querier, ProcessAction::Restart)],
+            vec![step("h2", querier, ProcessAction::Restart)],
+            vec![step("h1", ingester, ProcessAction::Restart)],
+            vec![step("h2", ingester, ProcessAction::Restart)],
+        ],
+        "distributors write at 3 before anything reads from a quorum of ingesters"
+    );
+
+    c.apply(assign("h3", "tempo:ingester")).await.unwrap();
+    let gated: BTreeSet<(String, Option<u64>)> = c
+        .view()
+        .rollout
+        .waiting
+        .iter()
+        .map(|w| (w.key.to_string(), w.after_flush))
+        .collect();
+    let want = |host: &str, unit: &str, after| (format!("{unit} on {host}"), after);
+    // Tempo's default block list poll (5 min), twice, and the upload's 15 s.
+    let settle = Some(615);
+    assert_eq!(
+        gated,
+        BTreeSet::from([
+            want("h1", distributor, None),
+            want("h2", distributor, None),
+            want("h1", querier, settle),
+            want("h2", querier, settle),
+            want("h1", ingester, settle),
+            want("h2", ingester, settle),
+        ])
+    );
+}
