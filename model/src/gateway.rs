@@ -18,10 +18,11 @@ use std::fmt::Write as _;
 
 use crate::catalog::Role;
 use crate::names::{Backend, HostName};
-use crate::process::ProcessId;
+use crate::process::{ProcessId, processes};
 use crate::render::{HostIntent, socket};
 use crate::rollout::ProcessKey;
 use crate::settings::{DEFAULT_GATEWAY_TENANT, Settings};
+use crate::topology::Topology;
 use crate::wire::DesiredGateway;
 
 /// Mimir's gateway listener.
@@ -46,6 +47,46 @@ const OTLP_HTTP: u16 = 4318;
 
 /// Processes known to be ready, per host: the only ones an upstream lists.
 pub type ReadyProcesses = BTreeMap<HostName, BTreeSet<ProcessId>>;
+
+/// Takes out of `ready` every query-frontend none of whose queriers is in it, while another
+/// frontend of its backend has one ([`crate::topology::BackendTopology::idle_frontends`]): without a
+/// scheduler each querier pulls from one frontend, and a query sent to a frontend whose
+/// queriers restart waits for them (Tempo 2.10.8: until the client gives up).
+pub fn leave_out_idle_frontends(
+    ready: &mut ReadyProcesses,
+    topology: &Topology,
+    hosts: &BTreeMap<HostName, HostIntent>,
+) {
+    for backend in Backend::ALL {
+        // The process of `host` that runs `target` of this backend.
+        let process = |host: &HostName, target: &str| {
+            let roles = &hosts.get(host)?.roles;
+            processes(roles)
+                .into_iter()
+                .filter(|(id, _)| id.backend == backend)
+                .find(|(_, rs)| {
+                    rs.iter()
+                        .flat_map(|r| r.expand())
+                        .any(|t| t.name() == target)
+                })
+                .map(|(id, _)| id)
+        };
+        let serving = |q: &HostName| {
+            process(q, "querier").is_some_and(|id| ready.get(q).is_some_and(|s| s.contains(&id)))
+        };
+        let idle: Vec<(HostName, ProcessId)> = topology
+            .backend(backend)
+            .idle_frontends(serving)
+            .into_iter()
+            .filter_map(|h| Some((h.clone(), process(h, "query-frontend")?)))
+            .collect();
+        for (host, id) in idle {
+            if let Some(set) = ready.get_mut(&host) {
+                set.remove(&id);
+            }
+        }
+    }
+}
 
 /// Which port of a target's process an upstream points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

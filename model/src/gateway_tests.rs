@@ -248,3 +248,52 @@ fn a_retiring_process_serves_until_it_drains() {
         "{c}"
     );
 }
+
+/// Without a scheduler each querier pulls from one frontend: a frontend whose queriers are
+/// all out leaves the upstream while another frontend still has one, and stays when none has.
+#[test]
+fn a_frontend_whose_queriers_are_all_out_leaves_the_upstream() {
+    let fe_q = &["tempo:query-frontend", "tempo:querier"][..];
+    let cluster = hosts(&[
+        ("h1", "198.18.0.2", fe_q),
+        ("h2", "198.18.0.3", fe_q),
+        ("h3", "198.18.0.4", &["tempo:querier"]),
+    ]);
+    let topology = Topology::of(&cluster);
+    let (fe, q) = (
+        "lgtm-tempo-query-frontend.service",
+        "lgtm-tempo-querier.service",
+    );
+    // Queriers take the frontends in turn: h1 and h3 pull from h1's, h2 from h2's.
+    // (case, processes out as (host, unit), frontends left out as (host, unit))
+    type Units<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&str, Units, Units); 5] = [
+        ("every querier in: both frontends route", &[], &[]),
+        (
+            "h1's querier out, h3's pulls from h1's frontend",
+            &[("h1", q)],
+            &[],
+        ),
+        (
+            "both queriers of h1's frontend out",
+            &[("h1", q), ("h3", q)],
+            &[("h1", fe)],
+        ),
+        ("h2's only querier out", &[("h2", q)], &[("h2", fe)]),
+        (
+            "every querier out: no frontend is better, both stay",
+            &[("h1", q), ("h2", q), ("h3", q)],
+            &[],
+        ),
+    ];
+    for (name, out, idle) in cases {
+        let mut ready = ready_except(&cluster, out);
+        leave_out_idle_frontends(&mut ready, &topology, &cluster);
+        let mut want = ready_except(&cluster, out);
+        for (host, unit) in idle {
+            let id = ProcessId::from_unit_name(unit).unwrap();
+            want.get_mut(&h(host)).unwrap().remove(&id);
+        }
+        assert_eq!(ready, want, "{name}");
+    }
+}

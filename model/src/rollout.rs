@@ -304,10 +304,7 @@ pub fn advance(state: &Rollout, tick: &Tick<'_>) -> Vec<Event> {
         // Everything else first: the distributors then write at the new factor, and what
         // is flushed is all that was written at the old one.
         let waits_for_flush = |w: &&Waiting| w.after_flush.is_some();
-        if flushed.is_none()
-            && !candidates.is_empty()
-            && candidates.iter().all(waits_for_flush)
-        {
+        if flushed.is_none() && !candidates.is_empty() && candidates.iter().all(waits_for_flush) {
             events.push(Event::Flush(backend));
             continue;
         }

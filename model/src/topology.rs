@@ -40,6 +40,8 @@ pub struct BackendTopology {
     pub index_gateways: usize,
     /// gRPC addresses of the registered query-frontends, by host name.
     pub frontends_grpc: Vec<String>,
+    /// Their hosts, in the same order.
+    pub frontend_hosts: Vec<HostName>,
     /// Registered hosts running a querier, by name: without a scheduler, each querier is
     /// pointed at one frontend in turn, so every frontend gets queriers (see
     /// [`BackendTopology::frontend_for`]).
@@ -75,6 +77,7 @@ impl Topology {
             replication: BTreeMap::new(),
             index_gateways: 0,
             frontends_grpc: Vec::new(),
+            frontend_hosts: Vec::new(),
             queriers: Vec::new(),
             alertmanagers: Vec::new(),
             compactor_http: None,
@@ -91,6 +94,27 @@ impl BackendTopology {
         let n = self.queriers.iter().position(|h| h == host).unwrap_or(0);
         let len = self.frontends_grpc.len();
         (len > 0).then(|| self.frontends_grpc[n % len].as_str())
+    }
+
+    /// The frontend hosts none of whose queriers passes `serving`, while another frontend
+    /// has one that does: a frontend queues queries until a querier pulls them, so they are
+    /// better sent to the others meanwhile (a querier restarting or down).
+    pub fn idle_frontends(&self, serving: impl Fn(&HostName) -> bool) -> Vec<&HostName> {
+        let len = self.frontend_hosts.len();
+        let served: Vec<bool> = (0..len)
+            .map(|i| {
+                let mut mine = self.queriers.iter().skip(i).step_by(len.max(1));
+                mine.any(&serving)
+            })
+            .collect();
+        if !served.contains(&true) {
+            return Vec::new();
+        }
+        self.frontend_hosts
+            .iter()
+            .zip(served)
+            .filter_map(|(h, s)| (!s).then_some(h))
+            .collect()
     }
 
     fn of(
@@ -152,10 +176,12 @@ impl BackendTopology {
                 running(target)
             }
         };
-        let frontends_grpc: Vec<String> = unscheduled("query-frontend")
+        let frontends = unscheduled("query-frontend");
+        let frontends_grpc: Vec<String> = frontends
             .iter()
             .map(|(_, a, p)| socket(*a, p.grpc))
             .collect();
+        let frontend_hosts = frontends.iter().map(|(h, _, _)| (*h).clone()).collect();
         // Only with frontends to share: a fleet of queriers alone (no frontend yet) must not
         // make every registration change the topology and re-render every host.
         let queriers = if frontends_grpc.is_empty() {
@@ -179,6 +205,7 @@ impl BackendTopology {
             replication,
             index_gateways,
             frontends_grpc,
+            frontend_hosts,
             queriers,
             alertmanagers,
             compactor_http,

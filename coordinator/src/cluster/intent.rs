@@ -58,7 +58,7 @@ impl Intent {
     /// Renders every host. Pure: the same intent always renders the same content.
     pub fn render_all(&self) -> (Topology, BTreeMap<HostName, Rendered>) {
         let topology = Topology::of(&self.hosts);
-        let ready = self.routable();
+        let ready = self.routable(&topology);
         let rendered = self
             .hosts
             .keys()
@@ -81,7 +81,7 @@ impl Intent {
             return self.render_all();
         }
         let topology = Topology::of(&self.hosts);
-        let ready = self.routable();
+        let ready = self.routable(&topology);
         let moved: Vec<Backend> = Backend::ALL
             .into_iter()
             .filter(|b| topology.backend(*b) != prev_topology.backend(*b))
@@ -103,9 +103,10 @@ impl Intent {
         (topology, rendered)
     }
 
-    /// What gateways route to: ready processes, less those about to restart, and less those
-    /// still on an old replication factor while one of their kind on the new one is ready.
-    fn routable(&self) -> ReadyProcesses {
+    /// What gateways route to: ready processes, less those about to restart, less those
+    /// still on an old replication factor while one of their kind on the new one is ready,
+    /// and less frontends whose queriers are all out while another's are not.
+    fn routable(&self, topology: &Topology) -> ReadyProcesses {
         let mut ready = self.readiness.effective(&self.hosts);
         for key in &self.draining {
             if let Some(set) = ready.get_mut(&key.host) {
@@ -125,6 +126,7 @@ impl Intent {
                 set.remove(&key.process);
             }
         }
+        gateway::leave_out_idle_frontends(&mut ready, topology, &self.hosts);
         ready
     }
 

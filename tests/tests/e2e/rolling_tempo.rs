@@ -6,7 +6,8 @@
 //! trace written at replication 1 lives on one ingester only, and a querier at replication 3
 //! misses it unless it is in object storage and in the querier's block list. The rollout
 //! restarts the distributors first, flushes the ingesters, waits for two block list polls,
-//! and only then restarts queriers and ingesters: no fetch may miss a trace.
+//! and only then restarts queriers and ingesters: no fetch may miss a trace. A frontend whose
+//! only querier restarts leaves the gateway meanwhile: no fetch may fail either.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -111,6 +112,12 @@ fn real_tempo_replication_rises_from_1_to_3_under_load_without_a_refused_export(
     );
     load.assert_clean();
     assert_eq!(misses, 0, "a fetch missed a trace written at replication 1");
+    // A frontend whose only querier restarts leaves the gateway: nothing waits on it.
+    assert!(
+        load.fetch_failures.is_empty(),
+        "fetches failed: {:#?}",
+        load.fetch_failures
+    );
     let status = cluster_status(&lab);
     let tempo = status
         .backends
