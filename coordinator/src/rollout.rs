@@ -249,7 +249,7 @@ async fn tick(
     let mut now = now;
     for e in &mut events {
         let Event::Flush(backend) = *e else { continue };
-        if let Err(why) = flush_in_place(http, &view, &r.waiting, backend).await {
+        if let Err(why) = flush_in_place(http, &view, &r.waiting, &health, backend).await {
             *e = Event::Pause(format!(
                 "{backend}'s ingesters must flush before its queriers read at the higher replication factor, but {why}; fix it, then `lgtmctl rollout resume`"
             ));
@@ -402,16 +402,19 @@ fn ring_peers(view: &View, key: &ProcessKey, process: &DesiredProcess) -> Vec<So
 
 /// Makes `backend`'s ingesters that wait [`rollout::after_flush`] write what they hold to the
 /// object store, staying in their rings: those are the ones holding data written at the old
-/// replication factor.
+/// replication factor. One that is not up holds nothing it could flush (it flushed when it
+/// stopped), and could not answer: it is left alone.
 async fn flush_in_place(
     http: &reqwest::Client,
     view: &View,
     waiting: &[Waiting],
+    health: &BTreeMap<ProcessKey, Health>,
     backend: Backend,
 ) -> Result<(), String> {
     for w in waiting
         .iter()
         .filter(|w| w.key.process.backend == backend && w.after_flush.is_some())
+        .filter(|w| matches!(health.get(&w.key), Some(Health::Healthy { .. })))
     {
         let Some(hv) = view.hosts.get(&w.key.host) else {
             continue;

@@ -350,6 +350,10 @@ const DEFAULT_BLOCKLIST_POLL_SECONDS: f64 = 300.0;
 /// two polls, for the one under way), it finds it in object storage. Distributors move
 /// first; a process that also runs a distributor (`all`) cannot wait and is not held back.
 pub fn after_flush(held: &DesiredProcess, target: &DesiredProcess) -> Option<u64> {
+    // Checked for every held process whenever the rollout is looked at: the cheap test first.
+    if target.id.backend != Backend::Tempo {
+        return None;
+    }
     let modules: BTreeSet<&str> = target
         .roles
         .iter()
@@ -357,8 +361,7 @@ pub fn after_flush(held: &DesiredProcess, target: &DesiredProcess) -> Option<u64
         .map(Role::name)
         .collect();
     let reads = modules.contains("querier") || modules.contains("ingester");
-    if target.id.backend != Backend::Tempo
-        || !reads
+    if !reads
         || modules.contains("distributor")
         || !render::replication_moves(&held.config, &target.config)
     {

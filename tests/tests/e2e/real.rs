@@ -355,6 +355,9 @@ fn real_tempo_microservices_answer_through_two_frontends_after_a_flush() {
     let Some(lab) = real_lab(3, &[Backend::Tempo]) else {
         return;
     };
+    // The third ingester host raises replication to 3 once host1's and host2's processes
+    // run: queriers and ingesters then wait two block list polls after their flush.
+    short_blocklist_poll(&lab);
     assign_all(
         &lab,
         1,
